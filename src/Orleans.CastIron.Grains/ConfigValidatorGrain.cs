@@ -1,0 +1,12 @@
+using Orleans.CastIron.Config;
+using Orleans.Concurrency;
+
+namespace Orleans.CastIron.Grains;
+
+/// <summary>Parses configs on whichever silo is closest; the work is pure and needs no state.</summary>
+[StatelessWorker]
+internal sealed class ConfigValidatorGrain : Grain, IConfigValidatorGrain
+{
+    Task<ConfigParseResult> IConfigValidatorGrain.ValidateAsync(string sourceName, string tomlText) =>
+        Task.FromResult(ProcessorConfigParser.Parse(tomlText, sourceName));
+}

@@ -1,0 +1,3 @@
+global using Orleans.CastIron.Config;
+global using Orleans.CastIron.Grains;
+global using Xunit;

@@ -20,6 +20,7 @@ public sealed record ProcessorConfig
     [Id(2)] public string HandledFileGlob { get; init; } = "";
 
     /// <summary><c>handled_mimetypes</c>, split on commas and trimmed; empty when absent.</summary>
+    [System.Text.Json.Serialization.JsonPropertyName("handled_mimetypes")]
     [Id(3)] public ImmutableArray<string> HandledMimeTypes { get; init; } = [];
 
     /// <summary><c>inbox_dir</c>: folder watched for new files.</summary>

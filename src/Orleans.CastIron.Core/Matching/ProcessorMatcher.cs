@@ -22,12 +22,19 @@ public static class ProcessorMatcher
         string fileKey,
         IEnumerable<RegisteredProcessor> processors,
         string? contentType = null,
-        bool matchContentType = false)
+        bool matchContentType = false) =>
+        [.. InboxOwners(fileKey, processors).Where(p => Matches(p, fileKey, contentType, matchContentType))];
+
+    /// <summary>
+    /// The enabled processors whose inbox is the folder of <paramref name="fileKey"/>, whatever their pattern, in
+    /// precedence order. A file with no owner is outside every registered inbox and is left alone.
+    /// </summary>
+    public static IReadOnlyList<RegisteredProcessor> InboxOwners(string fileKey, IEnumerable<RegisteredProcessor> processors)
     {
         ArgumentNullException.ThrowIfNull(fileKey);
         ArgumentNullException.ThrowIfNull(processors);
         return [.. processors
-            .Where(p => p.Config.Enabled && p.Paths.IsDirectlyInInbox(fileKey) && Matches(p, fileKey, contentType, matchContentType))
+            .Where(p => p.Config.Enabled && p.Paths.IsDirectlyInInbox(fileKey))
             .OrderByDescending(p => p.FolderDepth)
             .ThenBy(p => p.RegistrationOrder)
             .ThenBy(p => p.ConfigKey, StringComparer.Ordinal)];

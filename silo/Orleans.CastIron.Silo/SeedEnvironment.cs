@@ -1,0 +1,48 @@
+namespace Orleans.CastIron.Silo;
+
+/// <summary>
+/// The seed's flat environment variables, mapped onto our configuration keys in this one place, so an existing
+/// Cast Iron deployment's environment keeps working. <c>CastIron__Area__Key</c> variables work as usual besides.
+/// </summary>
+public static class SeedEnvironment
+{
+    /// <summary>Seed variable → configuration key.</summary>
+    public static readonly IReadOnlyDictionary<string, string> Map = new Dictionary<string, string>(StringComparer.OrdinalIgnoreCase)
+    {
+        ["MINIO_ETL_BUCKET"] = "CastIron:Bucket",
+        ["LOG_LEVEL"] = "Logging:LogLevel:Default",
+        ["CASTIRON_DATA_PATH"] = "CastIron:LocalFolder:RootPath",
+        ["CASTIRON_API_KEY"] = "CastIron:Api:ApiKey",
+    };
+
+    /// <summary>Adds the mapped values of the variables that are set.</summary>
+    public static IConfigurationBuilder AddSeedEnvironment(this IConfigurationBuilder builder, IDictionary<string, string?>? environment = null)
+    {
+        ArgumentNullException.ThrowIfNull(builder);
+        var values = new Dictionary<string, string?>(StringComparer.OrdinalIgnoreCase);
+        var source = environment ?? Environment.GetEnvironmentVariables().Cast<System.Collections.DictionaryEntry>()
+            .ToDictionary(e => (string)e.Key, e => (string?)e.Value, StringComparer.OrdinalIgnoreCase);
+        foreach (var (variable, key) in Map)
+        {
+            if (source.TryGetValue(variable, out var value) && !string.IsNullOrEmpty(value))
+            {
+                values[key] = key == "Logging:LogLevel:Default" ? NormalizeLogLevel(variable, value) : value;
+            }
+        }
+
+        return builder.AddInMemoryCollection(values);
+    }
+
+    // The seed took "info", "debug", ... (Python names); an unknown level is a clear start-up error, not a crash later (B-20).
+    private static string NormalizeLogLevel(string variable, string value) => value.Trim().ToLowerInvariant() switch
+    {
+        "trace" => "Trace",
+        "debug" => "Debug",
+        "info" or "information" => "Information",
+        "warn" or "warning" => "Warning",
+        "error" => "Error",
+        "critical" or "fatal" => "Critical",
+        "none" => "None",
+        _ => throw new InvalidOperationException($"{variable}='{value}' is not a log level (use trace, debug, info, warning, error, critical or none)"),
+    };
+}

@@ -1,0 +1,69 @@
+using Orleans.CastIron.Config;
+using Orleans.Concurrency;
+
+namespace Orleans.CastIron.Grains;
+
+/// <summary>A <c>.toml</c> object as the registry knows it: registered, or with the reason it is not.</summary>
+[GenerateSerializer, Immutable, Alias("castiron.RegisteredConfig")]
+public sealed record RegisteredConfig
+{
+    /// <summary>The key of the <c>.toml</c> object.</summary>
+    [Id(0)] public string ConfigKey { get; init; } = "";
+
+    /// <summary>The parsed config, when valid.</summary>
+    [Id(1)] public ProcessorConfig? Config { get; init; }
+
+    /// <summary>Everything wrong with it, when invalid.</summary>
+    [Id(2)] public ImmutableArray<ConfigError> Errors { get; init; } = [];
+
+    /// <summary>True when it takes files: valid and enabled.</summary>
+    [Id(3)] public bool Registered { get; init; }
+
+    /// <summary>Order of first registration (ties between configs on one inbox).</summary>
+    [Id(4)] public long RegistrationOrder { get; init; }
+
+    /// <summary>The ETag of the object version read.</summary>
+    [Id(5)] public string? ETag { get; init; }
+
+    /// <summary>When this entry last changed.</summary>
+    [Id(6)] public DateTimeOffset UpdatedAt { get; init; }
+
+    /// <summary>Why it is not registered (disabled, invalid, inside a stage folder), for people.</summary>
+    [Id(7)] public string? Note { get; init; }
+}
+
+/// <summary>
+/// The processor configs of one bucket (grain key = bucket name): loads every <c>.toml</c> at start, follows puts
+/// and deletes, creates stage folders, and matches files to configs. A config that becomes disabled or invalid is
+/// unregistered and its errors are kept (seed bugs B-16, B-19).
+/// </summary>
+[Alias("castiron.IProcessorRegistryGrain")]
+public interface IProcessorRegistryGrain : IGrainWithStringKey
+{
+    /// <summary>Lists the bucket and brings every config up to date (also forgets configs deleted meanwhile).</summary>
+    [Alias("Rescan")]
+    Task RescanAsync();
+
+    /// <summary>Reads the config at <paramref name="configKey"/> again (it was put).</summary>
+    [Alias("ConfigChanged")]
+    Task ConfigChangedAsync(string configKey);
+
+    /// <summary>Forgets the config at <paramref name="configKey"/> (it was deleted).</summary>
+    [Alias("ConfigRemoved")]
+    Task ConfigRemovedAsync(string configKey);
+
+    /// <summary>Every known config, registered or not, with errors.</summary>
+    [ReadOnly, AlwaysInterleave, Alias("GetConfigs")]
+    Task<ImmutableArray<RegisteredConfig>> GetConfigsAsync();
+
+    /// <summary>The registered config that takes <paramref name="fileKey"/>, or <see langword="null"/>.</summary>
+    [ReadOnly, AlwaysInterleave, Alias("Match")]
+    Task<RegisteredConfig?> MatchAsync(string fileKey, string? contentType);
+
+    /// <summary>
+    /// The best registered config whose inbox is the folder of <paramref name="fileKey"/> (whatever its pattern), or
+    /// <see langword="null"/> when the file is not in a registered inbox.
+    /// </summary>
+    [ReadOnly, AlwaysInterleave, Alias("InboxOwner")]
+    Task<RegisteredConfig?> InboxOwnerAsync(string fileKey);
+}

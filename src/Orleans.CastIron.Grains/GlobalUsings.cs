@@ -1,0 +1,8 @@
+global using System.Collections.Immutable;
+global using Microsoft.Extensions.Logging;
+global using Orleans.CastIron.Config;
+global using Orleans.CastIron.Events;
+global using Orleans.CastIron.Files;
+global using Orleans.CastIron.Jobs;
+global using Orleans.CastIron.Paths;
+global using Orleans.CastIron.Storage;

@@ -1,0 +1,71 @@
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Options;
+using Orleans.CastIron.Grains;
+using Orleans.CastIron.Grains.Services;
+using Orleans.CastIron.Processing;
+using Orleans.CastIron.Processing.Dotnet;
+using Orleans.CastIron.Processing.Shell;
+using Orleans.Runtime;
+
+namespace Orleans.Hosting;
+
+/// <summary>Registers the Cast Iron workflow on a silo.</summary>
+public static class CastIronSiloBuilderExtensions
+{
+    /// <summary>
+    /// Adds the workflow: grains' services, processor execution, the embedded job-event feed (unless another
+    /// <c>IJobEventSink</c> is registered first) and intake. The object store, event source, status store and the
+    /// grain storage named <see cref="CastIronNames.GrainStorage"/> come from an adapter (e.g. <c>AddCastIronLocalFolder</c>).
+    /// </summary>
+    /// <param name="configuration">The <c>CastIron</c> section; <c>Processing</c> is read from its child.</param>
+    public static ISiloBuilder AddCastIron(this ISiloBuilder builder, IConfiguration? configuration = null, Action<CastIronOptions>? configure = null, Action<ProcessingOptions>? configureProcessing = null)
+    {
+        ArgumentNullException.ThrowIfNull(builder);
+        var services = builder.Services;
+        var castIron = services.AddOptions<CastIronOptions>();
+        var processing = services.AddOptions<ProcessingOptions>();
+        if (configuration is not null)
+        {
+            castIron.Bind(configuration);
+            processing.Bind(configuration.GetSection("Processing"));
+        }
+
+        if (configure is not null)
+        {
+            castIron.Configure(configure);
+        }
+
+        if (configureProcessing is not null)
+        {
+            processing.Configure(configureProcessing);
+        }
+
+        castIron.Validate(o => !o.Validate().Any(), "invalid CastIron settings").ValidateOnStart();
+        processing.Validate(o => !o.Validate().Any(), "invalid CastIron:Processing settings").ValidateOnStart();
+        services.AddSingleton<IValidateOptions<CastIronOptions>>(new DescribedValidation<CastIronOptions>(o => o.Validate()));
+        services.AddSingleton<IValidateOptions<ProcessingOptions>>(new DescribedValidation<ProcessingOptions>(o => o.Validate()));
+
+        services.TryAddSingleton(TimeProvider.System);
+        services.TryAddSingleton(sp => new FileProcessorCatalog(FileProcessorCatalog.DiscoverAssemblies(sp.GetRequiredService<IOptions<ProcessingOptions>>().Value.PluginsPath)));
+        services.TryAddSingleton<ShellRunner>();
+        services.TryAddSingleton<ProcessorExecutor>();
+        services.TryAddSingleton<MemoryJobEventFeed>();
+        services.TryAddSingleton<IJobEventSink>(sp => sp.GetRequiredService<MemoryJobEventFeed>());
+        services.TryAddSingleton<IntakeService>();
+        services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>>(sp => sp.GetRequiredService<IntakeService>());
+        return builder;
+    }
+
+    /// <summary>Turns an options class's own <c>Validate()</c> list into messages that name each problem.</summary>
+    private sealed class DescribedValidation<T>(Func<T, IEnumerable<string>> validate) : IValidateOptions<T>
+        where T : class
+    {
+        public ValidateOptionsResult Validate(string? name, T options)
+        {
+            var problems = validate(options).ToList();
+            return problems.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(problems);
+        }
+    }
+}

@@ -1,0 +1,208 @@
+using Orleans.CastIron.Grains.State;
+using Orleans.CastIron.Matching;
+using Orleans.Concurrency;
+using Orleans.Runtime;
+
+namespace Orleans.CastIron.Grains;
+
+/// <summary>See <see cref="IProcessorRegistryGrain"/>. Grain key = bucket.</summary>
+internal sealed partial class ProcessorRegistryGrain(
+    [PersistentState("registry", CastIronNames.GrainStorage)] IPersistentState<RegistryState> state,
+    IObjectStore store,
+    TimeProvider time,
+    ILogger<ProcessorRegistryGrain> logger) : Grain, IProcessorRegistryGrain
+{
+    /// <summary>Configs larger than this are refused unread.</summary>
+    private const long MaxConfigBytes = 1024 * 1024;
+
+    private ImmutableArray<RegisteredProcessor> _processors = [];
+
+    private string Bucket => this.GetPrimaryKeyString();
+
+    public override Task OnActivateAsync(CancellationToken cancellationToken)
+    {
+        RebuildMatcher();
+        return Task.CompletedTask;
+    }
+
+    async Task IProcessorRegistryGrain.RescanAsync()
+    {
+        var present = new Dictionary<string, string>(StringComparer.Ordinal);
+        await foreach (var item in store.ListAsync(Bucket, "", recursive: true))
+        {
+            if (SkipRules.Route(item.Key) == EventRoute.ProcessorConfig)
+            {
+                present[item.Key] = item.ETag;
+            }
+        }
+
+        foreach (var key in state.State.Configs.Keys.Where(k => !present.ContainsKey(k)).ToList())
+        {
+            await RemoveAsync(key);
+        }
+
+        foreach (var (key, etag) in present.OrderBy(p => p.Key, StringComparer.Ordinal))
+        {
+            if (!state.State.Configs.TryGetValue(key, out var known) || known.ETag != etag)
+            {
+                await LoadAsync(key);
+            }
+        }
+
+        LogRescanned(Bucket, state.State.Configs.Count, _processors.Length);
+    }
+
+    Task IProcessorRegistryGrain.ConfigChangedAsync(string configKey) => LoadAsync(configKey);
+
+    Task IProcessorRegistryGrain.ConfigRemovedAsync(string configKey) => RemoveAsync(configKey);
+
+    Task<ImmutableArray<RegisteredConfig>> IProcessorRegistryGrain.GetConfigsAsync() =>
+        Task.FromResult(state.State.Configs.Values.OrderBy(c => c.ConfigKey, StringComparer.Ordinal).ToImmutableArray());
+
+    Task<RegisteredConfig?> IProcessorRegistryGrain.MatchAsync(string fileKey, string? contentType) =>
+        Task.FromResult(ProcessorMatcher.Match(fileKey, _processors, contentType) is { } match ? state.State.Configs[match.ConfigKey] : null);
+
+    Task<RegisteredConfig?> IProcessorRegistryGrain.InboxOwnerAsync(string fileKey) =>
+        Task.FromResult(ProcessorMatcher.InboxOwners(fileKey, _processors) is [var owner, ..] ? state.State.Configs[owner.ConfigKey] : null);
+
+    private async Task LoadAsync(string configKey)
+    {
+        if (SkipRules.Route(configKey) != EventRoute.ProcessorConfig || ObjectKeys.Validate(configKey) is not null)
+        {
+            return;
+        }
+
+        var info = await store.StatAsync(Bucket, configKey);
+        if (info is null)
+        {
+            await RemoveAsync(configKey);
+            return;
+        }
+
+        ConfigParseResult parsed;
+        if (info.Size > MaxConfigBytes)
+        {
+            parsed = ConfigParseResult.Failure([new ConfigError(ConfigErrorCode.InvalidValue, "", 0, 0, $"the config is {info.Size} bytes; configs are limited to {MaxConfigBytes} bytes")]);
+        }
+        else
+        {
+            parsed = ProcessorConfigParser.Parse(await store.ReadTextAsync(Bucket, configKey), configKey);
+        }
+
+        state.State.Configs.TryGetValue(configKey, out var previous);
+        var entry = new RegisteredConfig
+        {
+            ConfigKey = configKey,
+            Config = parsed.Config,
+            Errors = parsed.Errors,
+            ETag = info.ETag,
+            UpdatedAt = time.GetUtcNow(),
+            RegistrationOrder = previous?.RegistrationOrder ?? 0,
+        };
+
+        if (!parsed.IsValid)
+        {
+            entry = entry with { Registered = false, Note = $"invalid: {parsed.Errors.Length} error(s)" };
+            LogInvalidConfig(configKey, string.Join("; ", parsed.Errors));
+        }
+        else if (!parsed.Config!.Enabled)
+        {
+            entry = entry with { Registered = false, Note = "disabled (enabled = false)" };
+            LogDisabledConfig(configKey);
+        }
+        else if (OwningStageFolder(configKey) is { } owner)
+        {
+            // A .toml dropped into another config's stage folder is data, not a processor (seed bug B-16).
+            entry = entry with { Registered = false, Note = $"ignored: it lies in a stage folder of '{owner}'" };
+            LogConfigInStageFolder(configKey, owner);
+        }
+        else
+        {
+            if (entry.RegistrationOrder == 0)
+            {
+                entry = entry with { RegistrationOrder = ++state.State.NextRegistrationOrder };
+            }
+
+            entry = entry with { Registered = true, Note = null };
+        }
+
+        state.State.Configs[configKey] = entry;
+        await state.WriteStateAsync();
+        RebuildMatcher();
+
+        if (entry.Registered)
+        {
+            LogRegistered(configKey, entry.Config!.Kind);
+            var paths = new StagePaths(configKey, entry.Config);
+            foreach (var folder in paths.AllFolders)
+            {
+                await EnsureFolderAsync(folder);
+            }
+
+            await WakeInboxAsync(paths.InboxFolder);
+        }
+    }
+
+    private async Task RemoveAsync(string configKey)
+    {
+        if (state.State.Configs.Remove(configKey))
+        {
+            await state.WriteStateAsync();
+            RebuildMatcher();
+            LogUnregistered(configKey);
+        }
+    }
+
+    private string? OwningStageFolder(string configKey) =>
+        _processors.FirstOrDefault(p => p.ConfigKey != configKey && p.Paths.IsInsideStageFolder(configKey))?.ConfigKey;
+
+    private async Task EnsureFolderAsync(string folder)
+    {
+        var keep = ObjectKeys.Combine(folder, SkipRules.KeepFileName);
+        if (await store.StatAsync(Bucket, keep) is null)
+        {
+            await store.WriteTextAsync(Bucket, keep, "");
+        }
+    }
+
+    /// <summary>Files that waited in an inbox before its config arrived are looked at again (seed F-19, without moving them).</summary>
+    private async Task WakeInboxAsync(string inbox)
+    {
+        var keys = new List<string>();
+        await foreach (var item in store.ListAsync(Bucket, inbox, recursive: false))
+        {
+            if (SkipRules.Route(item.Key) == EventRoute.DataFile)
+            {
+                keys.Add(item.Key);
+            }
+        }
+
+        foreach (var chunk in keys.Chunk(64))
+        {
+            await Task.WhenAll(chunk.Select(key => GrainFactory.GetGrain<IFileJobGrain>($"{Bucket}/{key}").ResumeAsync()));
+        }
+    }
+
+    private void RebuildMatcher() =>
+        _processors = [.. state.State.Configs.Values
+            .Where(c => c.Registered && c.Config is not null)
+            .Select(c => new RegisteredProcessor(c.ConfigKey, c.Config!, c.RegistrationOrder))];
+
+    [LoggerMessage(1, LogLevel.Information, "Registered processor config '{ConfigKey}' ({Kind})")]
+    private partial void LogRegistered(string configKey, ProcessorKind kind);
+
+    [LoggerMessage(2, LogLevel.Warning, "Processor config '{ConfigKey}' is invalid and not registered: {Errors}")]
+    private partial void LogInvalidConfig(string configKey, string errors);
+
+    [LoggerMessage(3, LogLevel.Information, "Processor config '{ConfigKey}' is disabled and not registered")]
+    private partial void LogDisabledConfig(string configKey);
+
+    [LoggerMessage(4, LogLevel.Information, "Processor config '{ConfigKey}' unregistered")]
+    private partial void LogUnregistered(string configKey);
+
+    [LoggerMessage(5, LogLevel.Warning, "'{ConfigKey}' lies in a stage folder of '{Owner}' and is not registered")]
+    private partial void LogConfigInStageFolder(string configKey, string owner);
+
+    [LoggerMessage(6, LogLevel.Information, "Bucket '{Bucket}' rescanned: {Known} config(s), {Registered} registered")]
+    private partial void LogRescanned(string bucket, int known, int registered);
+}

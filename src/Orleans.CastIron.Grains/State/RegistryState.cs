@@ -1,0 +1,12 @@
+namespace Orleans.CastIron.Grains.State;
+
+/// <summary>Persisted state of <see cref="ProcessorRegistryGrain"/>.</summary>
+[GenerateSerializer, Alias("castiron.RegistryState")]
+internal sealed class RegistryState
+{
+    /// <summary>Every known config by key.</summary>
+    [Id(0)] public Dictionary<string, RegisteredConfig> Configs { get; set; } = new(StringComparer.Ordinal);
+
+    /// <summary>The last registration order handed out.</summary>
+    [Id(1)] public long NextRegistrationOrder { get; set; }
+}

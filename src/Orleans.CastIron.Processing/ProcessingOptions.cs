@@ -1,0 +1,58 @@
+namespace Orleans.CastIron.Processing;
+
+/// <summary>How processors run on this silo (section <c>CastIron:Processing</c>).</summary>
+public sealed class ProcessingOptions
+{
+    /// <summary>Files processed at once on this silo. Default: the number of cores.</summary>
+    public int MaxConcurrency { get; set; } = Environment.ProcessorCount;
+
+    /// <summary>Time limit per attempt when a config sets no <c>timeout_seconds</c>. Default 1 hour.</summary>
+    public TimeSpan DefaultTimeout { get; set; } = TimeSpan.FromHours(1);
+
+    /// <summary>Attempts per file when a config sets no <c>max_attempts</c>. Default 3.</summary>
+    public int DefaultMaxAttempts { get; set; } = 3;
+
+    /// <summary>Wait before the second attempt; doubles for each further attempt. Default 2 s.</summary>
+    public TimeSpan RetryBaseDelay { get; set; } = TimeSpan.FromSeconds(2);
+
+    /// <summary>Longest wait between attempts. Default 5 minutes.</summary>
+    public TimeSpan RetryMaxDelay { get; set; } = TimeSpan.FromMinutes(5);
+
+    /// <summary>Folder for per-job working folders. Default: the system temp folder.</summary>
+    public string? WorkPath { get; set; }
+
+    /// <summary>Folder whose DLLs are loaded at start to find more .NET processors. Default <c>plugins</c>.</summary>
+    public string PluginsPath { get; set; } = "plugins";
+
+    /// <summary>Checks the settings; returns the problems found.</summary>
+    public IEnumerable<string> Validate()
+    {
+        if (MaxConcurrency < 1)
+        {
+            yield return $"CastIron:Processing:{nameof(MaxConcurrency)} must be at least 1";
+        }
+
+        if (DefaultTimeout <= TimeSpan.Zero)
+        {
+            yield return $"CastIron:Processing:{nameof(DefaultTimeout)} must be positive";
+        }
+
+        if (DefaultMaxAttempts is < 1 or > 1000)
+        {
+            yield return $"CastIron:Processing:{nameof(DefaultMaxAttempts)} must be between 1 and 1000";
+        }
+
+        if (RetryBaseDelay < TimeSpan.Zero || RetryMaxDelay < RetryBaseDelay)
+        {
+            yield return $"CastIron:Processing:{nameof(RetryBaseDelay)} must be >= 0 and <= {nameof(RetryMaxDelay)}";
+        }
+    }
+
+    /// <summary>The wait before attempt <paramref name="nextAttempt"/> (2 or more): base × 2^(n-2), capped.</summary>
+    public TimeSpan RetryDelay(int nextAttempt)
+    {
+        var factor = Math.Pow(2, Math.Clamp(nextAttempt - 2, 0, 30));
+        var delay = TimeSpan.FromTicks((long)Math.Min(RetryBaseDelay.Ticks * factor, RetryMaxDelay.Ticks));
+        return delay;
+    }
+}

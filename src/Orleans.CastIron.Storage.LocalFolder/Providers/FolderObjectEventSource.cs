@@ -1,0 +1,182 @@
+using Microsoft.Extensions.Logging;
+
+namespace Orleans.CastIron.Storage.LocalFolder.Providers;
+
+/// <summary>
+/// Bucket events for a local folder. A <see cref="FileSystemWatcher"/> only says "look now"; a full scan decides what
+/// changed, and runs on every notification and at least every <see cref="LocalFolderOptions.ScanInterval"/>, so an
+/// event the watcher drops is still found. A file is announced once its size and time stamp have been stable for
+/// <see cref="LocalFolderOptions.SettleTime"/> (a file still being copied in is not taken) and announced again only
+/// when it changes. An event whose handler failed is offered again on the next scan.
+/// </summary>
+public sealed partial class FolderObjectEventSource(
+    FolderObjectStore store,
+    string bucket,
+    LocalFolderOptions options,
+    ILogger<FolderObjectEventSource> logger,
+    TimeProvider? time = null) : IObjectEventSource
+{
+    private readonly TimeProvider _time = time ?? TimeProvider.System;
+    private readonly Dictionary<string, string> _announced = new(StringComparer.Ordinal);
+
+    public async Task RunAsync(Func<BucketEvent, CancellationToken, Task> handler, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(handler);
+        var bucketPath = store.BucketPath(bucket);
+        Directory.CreateDirectory(bucketPath);
+        using var wake = new SemaphoreSlim(0);
+        using var watcher = new FileSystemWatcher(bucketPath) { IncludeSubdirectories = true, InternalBufferSize = 64 * 1024 };
+        void Wake(object? sender, EventArgs e)
+        {
+            if (wake.CurrentCount == 0)
+            {
+                wake.Release();
+            }
+        }
+
+        watcher.Created += Wake;
+        watcher.Changed += Wake;
+        watcher.Renamed += Wake;
+        watcher.Deleted += Wake;
+        watcher.Error += Wake;
+        watcher.EnableRaisingEvents = true;
+
+        while (!cancellationToken.IsCancellationRequested)
+        {
+            TimeSpan? settleWait;
+            try
+            {
+                settleWait = await ScanAsync(handler, cancellationToken).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+            {
+                break;
+            }
+            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+            {
+                LogScanFailed(ex, bucket);
+                settleWait = null;
+            }
+
+            var wait = settleWait is { } s && s < options.ScanInterval ? s : options.ScanInterval;
+            try
+            {
+                await wake.WaitAsync(wait, cancellationToken).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException)
+            {
+                break;
+            }
+        }
+    }
+
+    /// <summary>One pass over the bucket. Returns how long until a not-yet-settled file should be looked at again.</summary>
+    internal async Task<TimeSpan?> ScanAsync(Func<BucketEvent, CancellationToken, Task> handler, CancellationToken cancellationToken)
+    {
+        var bucketPath = store.BucketPath(bucket);
+        var now = _time.GetUtcNow();
+        var seen = new HashSet<string>(StringComparer.Ordinal);
+        var ready = new List<(string Key, FileInfo File, string Signature)>();
+        TimeSpan? nextLook = null;
+
+        foreach (var path in FolderObjectStore.EnumerateFiles(bucketPath, recursive: true))
+        {
+            var key = Path.GetRelativePath(bucketPath, path).Replace(Path.DirectorySeparatorChar, '/');
+            if (Paths.ObjectKeys.Validate(key) is not null)
+            {
+                // A name S3 could not hold (e.g. with a backslash): never handed to the workflow.
+                continue;
+            }
+
+            var file = new FileInfo(path);
+            if (!file.Exists)
+            {
+                continue;
+            }
+
+            seen.Add(key);
+            var modified = new DateTimeOffset(file.LastWriteTimeUtc, TimeSpan.Zero);
+            var signature = FolderObjectStore.Signature(file.Length, modified);
+            if (_announced.TryGetValue(key, out var announced) && announced == signature)
+            {
+                continue;
+            }
+
+            var age = now - modified;
+            if (age < options.SettleTime)
+            {
+                var remaining = options.SettleTime - age;
+                nextLook = nextLook is null || remaining < nextLook ? remaining : nextLook;
+                continue;
+            }
+
+            ready.Add((key, file, signature));
+        }
+
+        var removed = _announced.Keys.Where(k => !seen.Contains(k)).ToList();
+
+        await Parallel.ForEachAsync(
+            ready,
+            new ParallelOptions { MaxDegreeOfParallelism = options.DeliveryParallelism, CancellationToken = cancellationToken },
+            async (item, ct) =>
+            {
+                var info = await store.StatAsync(bucket, item.Key, ct).ConfigureAwait(false);
+                if (info is null)
+                {
+                    return;
+                }
+
+                var created = new BucketEvent
+                {
+                    EventName = "s3:ObjectCreated:Put",
+                    Kind = BucketEventKind.Created,
+                    Bucket = bucket,
+                    Key = item.Key,
+                    Size = info.Size,
+                    ETag = info.ETag,
+                    ContentType = info.ContentType,
+                    UserMetadata = info.Metadata,
+                    Sequencer = info.ETag,
+                };
+                if (await DeliverAsync(handler, created, ct).ConfigureAwait(false))
+                {
+                    lock (_announced)
+                    {
+                        _announced[item.Key] = item.Signature;
+                    }
+                }
+            }).ConfigureAwait(false);
+
+        foreach (var key in removed)
+        {
+            var removal = new BucketEvent { EventName = "s3:ObjectRemoved:Delete", Kind = BucketEventKind.Removed, Bucket = bucket, Key = key };
+            if (await DeliverAsync(handler, removal, cancellationToken).ConfigureAwait(false))
+            {
+                _announced.Remove(key);
+            }
+        }
+
+        return nextLook;
+    }
+
+    private async Task<bool> DeliverAsync(Func<BucketEvent, CancellationToken, Task> handler, BucketEvent bucketEvent, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await handler(bucketEvent, cancellationToken).ConfigureAwait(false);
+            return true;
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
+        {
+            // Not recorded as announced: the next scan offers the event again.
+            LogDeliveryFailed(ex, bucketEvent.Key, bucketEvent.EventName);
+            return false;
+        }
+    }
+
+    [LoggerMessage(1, LogLevel.Warning, "Scanning bucket folder '{Bucket}' failed; retrying at the next scan")]
+    private partial void LogScanFailed(Exception exception, string bucket);
+
+    [LoggerMessage(2, LogLevel.Warning, "Handling {EventName} for '{ObjectKey}' failed; it will be offered again at the next scan")]
+    private partial void LogDeliveryFailed(Exception exception, string objectKey, string eventName);
+}

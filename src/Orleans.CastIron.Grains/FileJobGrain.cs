@@ -80,7 +80,7 @@ internal sealed partial class FileJobGrain(
         var now = time.GetUtcNow();
         S.Role = FileJobRole.Job;
         S.FileId = request.FileId;
-        S.Step = FileJobStep.None;
+        S.Step = FileJobStep.Arriving;
         S.Record = new FileStatusRecord
         {
             Id = request.FileId,
@@ -157,7 +157,7 @@ internal sealed partial class FileJobGrain(
         var status = S.Record!.Status;
         switch (status, S.Step)
         {
-            case (FileStatus.Queued, FileJobStep.None):
+            case (FileStatus.Queued, FileJobStep.None or FileJobStep.Arriving):
                 if (S.Config is null && await Registry.InboxOwnerAsync(Key) is { Config: { } ownerConfig } owner)
                 {
                     // The canceled folder of the config owning the inbox, though none matched the file yet.
@@ -228,6 +228,16 @@ internal sealed partial class FileJobGrain(
                 break;
             case (FileJobRole.Job, FileJobStep.None) when S.Record!.Status == FileStatus.Queued:
                 await TryDispatchAsync();
+                break;
+            case (FileJobRole.Job, FileJobStep.Arriving):
+                // Until the copy lands, only the drop's grain knows how the rename went; it resumes or cancels us.
+                if (await store.StatAsync(Bucket, Key) is not null)
+                {
+                    S.Step = FileJobStep.None;
+                    await state.WriteStateAsync();
+                    await TryDispatchAsync();
+                }
+
                 break;
             case (FileJobRole.Job, FileJobStep.MovingToProcessing):
                 await MoveToProcessingAsync();
@@ -325,8 +335,12 @@ internal sealed partial class FileJobGrain(
         }
         catch (ObjectNotFoundException)
         {
-            // The user deleted the drop before it was copied: the adopted job finds no file and says so.
+            // The user deleted the drop before it was copied: nothing to process, and the record says why.
             LogDropVanished(Key);
+            S.Step = FileJobStep.None;
+            await state.WriteStateAsync();
+            await target.CancelAsync("the file was removed before it could be taken");
+            return;
         }
 
         S.Step = FileJobStep.None;
@@ -401,7 +415,7 @@ internal sealed partial class FileJobGrain(
             OriginalFilename = S.Record.OriginalFilename,
             ConfigKey = S.Record.ConfigKey!,
             Config = S.Config!,
-            Metadata = S.Record.Metadata,
+            Metadata = StageMetadata(FileStatus.Processing),
             Timeout = S.Config!.TimeoutSeconds is { } seconds ? TimeSpan.FromSeconds(seconds) : options.DefaultTimeout,
         });
     }

@@ -36,6 +36,9 @@ public enum FileJobStep
 
     /// <summary>Job: moving a failed or canceled file back to the inbox.</summary>
     Requeueing,
+
+    /// <summary>Job: adopted, while the drop's grain is still copying the file to this key.</summary>
+    Arriving,
 }
 
 /// <summary>Persisted state of a FileJob grain.</summary>

@@ -1,0 +1,60 @@
+namespace Orleans.CastIron.Grains.Tests;
+
+/// <summary>Silo restarts and crashes; each test has its own cluster and data folder.</summary>
+public class RecoveryTests
+{
+    private static async Task RegisterAsync(WorkflowHost host, string folder, string config)
+    {
+        await host.DropAsync($"{folder}/cfg.toml", config);
+        await WorkflowHost.WaitUntilAsync(() => Task.FromResult(host.Exists($"{folder}/05_canceled/.keep")), null, () => "config registered");
+    }
+
+    [Fact]
+    public async Task SiloKilledMidProcessing_TheJobIsResumedAndFinished_WithoutAnyoneAsking()
+    {
+        var root = WorkflowHost.NewRoot();
+        var folder = Configs.Folder();
+        var name = $"crash-{folder}.csv";
+        string fileId;
+        await using (var first = await WorkflowHost.StartAsync(root))
+        {
+            await RegisterAsync(first, folder, Configs.Dotnet("test.block", extraEtl: "max_attempts = 3"));
+            await first.DropAsync($"{folder}/01_inbox/{name}", "a\n");
+            await TestProcessors.StartedSignal(name).Task.WaitAsync(WorkflowHost.DefaultWait);
+            fileId = (await first.WaitForStatusAsync(folder, name, FileStatus.Processing)).Id;
+            TestProcessors.Started.TryRemove(name, out _);
+            await first.Cluster.KillSiloAsync(first.Cluster.Silos[0]);
+        }
+
+        // The first attempt's processor was abandoned with its silo; let the second one finish.
+        TestProcessors.ReleaseSignal(name).TrySetResult();
+        await using var second = await WorkflowHost.StartAsync(root);
+        var record = await second.WaitForStatusAsync(folder, name, FileStatus.Complete);
+
+        Assert.Equal(fileId, record.Id);
+        Assert.Equal(2, record.Attempts);
+        Assert.Equal([FileStatus.Queued, FileStatus.Processing, FileStatus.Complete], record.Transitions.Select(t => t.Status));
+        Assert.True(second.Exists($"{folder}/03_archive/{fileId}-{name}"));
+        Assert.Equal([$"{folder}/02_processing/.keep"], second.List($"{folder}/02_processing"));
+    }
+
+    [Fact]
+    public async Task FilesDroppedWhileTheSiloWasDown_AreTakenAtStart()
+    {
+        var root = WorkflowHost.NewRoot();
+        var folder = Configs.Folder();
+        await using (var first = await WorkflowHost.StartAsync(root))
+        {
+            await RegisterAsync(first, folder, Configs.Dotnet("test.noop"));
+            await first.Cluster.StopAllSilosAsync();
+        }
+
+        var path = Path.Combine(root, WorkflowHost.Bucket, folder, "01_inbox", "while-down.csv");
+        await File.WriteAllTextAsync(path, "a\n");
+        File.SetLastWriteTimeUtc(path, DateTime.UtcNow.AddMinutes(-1));
+
+        await using var second = await WorkflowHost.StartAsync(root);
+        var record = await second.WaitForStatusAsync(folder, "while-down.csv", FileStatus.Complete);
+        Assert.Equal(1, TestProcessors.Calls[record.Id]);
+    }
+}

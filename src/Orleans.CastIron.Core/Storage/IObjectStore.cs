@@ -51,27 +51,24 @@ public interface IObjectStore
 
     /// <summary>Deletes an object; deleting a missing object is not an error.</summary>
     Task DeleteAsync(string bucket, string key, CancellationToken cancellationToken = default);
-}
 
-/// <summary>Operations built from <see cref="IObjectStore"/> primitives, the same for every store.</summary>
-public static class ObjectStoreExtensions
-{
     /// <summary>
-    /// Moves an object (copy, then delete). Idempotent, so a move interrupted by a crash can simply be repeated: when
-    /// the source is gone and the destination exists, the earlier move completed and nothing is done.
+    /// Moves an object, replacing its user metadata with <paramref name="metadata"/> (null keeps it). Idempotent, so a
+    /// move interrupted by a crash can simply be repeated: when the source is gone and the destination exists, the
+    /// earlier move completed and nothing is done. The default is copy-then-delete (what S3 offers); stores with a
+    /// native rename override it.
     /// </summary>
     /// <exception cref="ObjectNotFoundException">Neither source nor destination exists.</exception>
-    public static async Task MoveAsync(this IObjectStore store, string bucket, string sourceKey, string destinationKey, IReadOnlyDictionary<string, string>? metadata, CancellationToken cancellationToken = default)
+    async Task MoveAsync(string bucket, string sourceKey, string destinationKey, IReadOnlyDictionary<string, string>? metadata, CancellationToken cancellationToken = default)
     {
-        ArgumentNullException.ThrowIfNull(store);
         if (string.Equals(sourceKey, destinationKey, StringComparison.Ordinal))
         {
             return;
         }
 
-        if (await store.StatAsync(bucket, sourceKey, cancellationToken).ConfigureAwait(false) is null)
+        if (await StatAsync(bucket, sourceKey, cancellationToken).ConfigureAwait(false) is null)
         {
-            if (await store.StatAsync(bucket, destinationKey, cancellationToken).ConfigureAwait(false) is not null)
+            if (await StatAsync(bucket, destinationKey, cancellationToken).ConfigureAwait(false) is not null)
             {
                 return;
             }
@@ -79,10 +76,14 @@ public static class ObjectStoreExtensions
             throw new ObjectNotFoundException(bucket, sourceKey);
         }
 
-        await store.CopyAsync(bucket, sourceKey, destinationKey, metadata, cancellationToken).ConfigureAwait(false);
-        await store.DeleteAsync(bucket, sourceKey, cancellationToken).ConfigureAwait(false);
+        await CopyAsync(bucket, sourceKey, destinationKey, metadata, cancellationToken).ConfigureAwait(false);
+        await DeleteAsync(bucket, sourceKey, cancellationToken).ConfigureAwait(false);
     }
+}
 
+/// <summary>Operations built from <see cref="IObjectStore"/> primitives, the same for every store.</summary>
+public static class ObjectStoreExtensions
+{
     /// <summary>Reads a whole (small) object as UTF-8 text.</summary>
     public static async Task<string> ReadTextAsync(this IObjectStore store, string bucket, string key, CancellationToken cancellationToken = default)
     {

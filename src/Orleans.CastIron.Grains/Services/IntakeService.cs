@@ -14,6 +14,7 @@ public sealed partial class IntakeService(
     IObjectEventSource source,
     IFileStatusStore statusStore,
     IOptions<CastIronOptions> options,
+    TimeProvider time,
     ILogger<IntakeService> logger) : ILifecycleParticipant<ISiloLifecycle>
 {
     private readonly CancellationTokenSource _stopping = new();
@@ -72,25 +73,43 @@ public sealed partial class IntakeService(
         lifecycle.Subscribe(nameof(IntakeService), ServiceLifecycleStage.Active, StartAsync, StopAsync);
 
     /// <summary>Routes one bucket event to its grain.</summary>
-    public Task RouteAsync(BucketEvent bucketEvent, CancellationToken cancellationToken)
+    public async Task RouteAsync(BucketEvent bucketEvent, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(bucketEvent);
-        return SkipRules.Route(bucketEvent) switch
+        var registry = grains.GetGrain<IProcessorRegistryGrain>(bucketEvent.Bucket);
+        switch (SkipRules.Route(bucketEvent))
         {
-            EventRoute.ProcessorConfig when bucketEvent.Kind == BucketEventKind.Removed =>
-                grains.GetGrain<IProcessorRegistryGrain>(bucketEvent.Bucket).ConfigRemovedAsync(bucketEvent.Key),
-            EventRoute.ProcessorConfig => grains.GetGrain<IProcessorRegistryGrain>(bucketEvent.Bucket).ConfigChangedAsync(bucketEvent.Key),
-            EventRoute.DataFile => grains.GetGrain<IFileJobGrain>(bucketEvent.ObjectId).HandleEventAsync(bucketEvent),
-            _ => Task.CompletedTask,
-        };
+            case EventRoute.ProcessorConfig when bucketEvent.Kind == BucketEventKind.Removed:
+                await registry.ConfigRemovedAsync(bucketEvent.Key).ConfigureAwait(false);
+                break;
+            case EventRoute.ProcessorConfig:
+                await registry.ConfigChangedAsync(bucketEvent.Key).ConfigureAwait(false);
+                break;
+            case EventRoute.DataFile:
+                // Only files directly in a registered inbox concern a FileJob: our own stage moves and unrelated
+                // folders are dropped here, without activating a grain per key. A config registered later wakes
+                // the files already waiting in its inbox.
+                if (await registry.InboxOwnerAsync(bucketEvent.Key).ConfigureAwait(false) is not null)
+                {
+                    await grains.GetGrain<IFileJobGrain>(bucketEvent.ObjectId).HandleEventAsync(bucketEvent).ConfigureAwait(false);
+                }
+
+                break;
+        }
     }
 
-    /// <summary>Resumes every queued or processing file once.</summary>
-    public async Task RecoverAsync(CancellationToken cancellationToken)
+    /// <summary>
+    /// Resumes every queued or processing file that has not changed for <paramref name="quietFor"/> (files that are
+    /// moving along on their own are left alone).
+    /// </summary>
+    public async Task RecoverAsync(TimeSpan quietFor, CancellationToken cancellationToken)
     {
+        var cutoff = time.GetUtcNow() - quietFor;
         foreach (var status in new[] { FileStatus.Processing, FileStatus.Queued })
         {
-            var records = await statusStore.QueryAsync(status, int.MaxValue, cancellationToken).ConfigureAwait(false);
+            var records = (await statusStore.QueryAsync(status, int.MaxValue, cancellationToken).ConfigureAwait(false))
+                .Where(r => r.UpdatedAt <= cutoff)
+                .ToList();
             foreach (var chunk in records.Chunk(64))
             {
                 await Task.WhenAll(chunk.Select(async record =>
@@ -159,11 +178,14 @@ public sealed partial class IntakeService(
 
     private async Task RecoveryLoopAsync(CancellationToken stopping)
     {
+        // The first sweep takes everything: whatever was in flight when the silo stopped is resumed now.
+        var quietFor = TimeSpan.Zero;
         while (!stopping.IsCancellationRequested)
         {
             try
             {
-                await RecoverAsync(stopping).ConfigureAwait(false);
+                await RecoverAsync(quietFor, stopping).ConfigureAwait(false);
+                quietFor = options.Value.RecoveryInterval;
                 await Task.Delay(options.Value.RecoveryInterval, stopping).ConfigureAwait(false);
             }
             catch (OperationCanceledException) when (stopping.IsCancellationRequested)

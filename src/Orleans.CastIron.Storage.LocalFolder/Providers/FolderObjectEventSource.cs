@@ -61,7 +61,11 @@ public sealed partial class FolderObjectEventSource(
             var wait = settleWait is { } s && s < options.ScanInterval ? s : options.ScanInterval;
             try
             {
-                await wake.WaitAsync(wait, cancellationToken).ConfigureAwait(false);
+                // Coalesce bursts of notifications (our own moves cause many): a file is not taken before it has
+                // settled anyway, so scanning more often than that only burns I/O.
+                var gap = options.SettleTime < wait ? options.SettleTime : wait;
+                await Task.Delay(gap, _time, cancellationToken).ConfigureAwait(false);
+                await wake.WaitAsync(wait - gap, cancellationToken).ConfigureAwait(false);
             }
             catch (OperationCanceledException)
             {

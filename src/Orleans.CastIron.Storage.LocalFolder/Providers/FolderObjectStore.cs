@@ -194,6 +194,47 @@ public sealed partial class FolderObjectStore : IObjectStore
         return (await StatPathAsync(destinationKey, destination, cancellationToken).ConfigureAwait(false))!;
     }
 
+    /// <summary>A rename on disk: atomic, and no copy of the content.</summary>
+    public async Task MoveAsync(string bucket, string sourceKey, string destinationKey, IReadOnlyDictionary<string, string>? metadata, CancellationToken cancellationToken = default)
+    {
+        var source = ObjectPath(bucket, sourceKey);
+        var destination = ObjectPath(bucket, destinationKey);
+        if (source == destination)
+        {
+            return;
+        }
+
+        if (!File.Exists(source))
+        {
+            if (File.Exists(destination))
+            {
+                return;
+            }
+
+            throw new ObjectNotFoundException(bucket, sourceKey);
+        }
+
+        var sidecar = await ReadSidecarAsync(source, cancellationToken).ConfigureAwait(false);
+        var newSidecar = metadata is null ? sidecar : sidecar with { Metadata = Normalize(metadata) };
+        Directory.CreateDirectory(Path.GetDirectoryName(destination)!);
+        // The new modification time marks a new object version, as a copy would.
+        File.SetLastWriteTimeUtc(source, _time.GetUtcNow().UtcDateTime);
+        try
+        {
+            await CommitAsync(source, destination, newSidecar, cancellationToken).ConfigureAwait(false);
+        }
+        catch (FileNotFoundException)
+        {
+            // Moved by a concurrent call meanwhile: the same outcome.
+            if (!File.Exists(destination))
+            {
+                throw new ObjectNotFoundException(bucket, sourceKey);
+            }
+        }
+
+        File.Delete(SidecarPath(source));
+    }
+
     public Task DeleteAsync(string bucket, string key, CancellationToken cancellationToken = default)
     {
         var path = ObjectPath(bucket, key);

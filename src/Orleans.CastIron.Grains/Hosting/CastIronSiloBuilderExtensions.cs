@@ -4,6 +4,7 @@ using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Options;
 using Orleans.CastIron.Grains;
 using Orleans.CastIron.Grains.Services;
+using Orleans.CastIron.Options;
 using Orleans.CastIron.Processing;
 using Orleans.CastIron.Processing.Dotnet;
 using Orleans.CastIron.Processing.Shell;
@@ -42,10 +43,10 @@ public static class CastIronSiloBuilderExtensions
             processing.Configure(configureProcessing);
         }
 
-        castIron.Validate(o => !o.Validate().Any(), "invalid CastIron settings").ValidateOnStart();
-        processing.Validate(o => !o.Validate().Any(), "invalid CastIron:Processing settings").ValidateOnStart();
-        services.AddSingleton<IValidateOptions<CastIronOptions>>(new DescribedValidation<CastIronOptions>(o => o.Validate()));
-        services.AddSingleton<IValidateOptions<ProcessingOptions>>(new DescribedValidation<ProcessingOptions>(o => o.Validate()));
+        castIron.ValidateOnStart();
+        processing.ValidateOnStart();
+        services.AddSingleton<IValidateOptions<CastIronOptions>>(new DescribedOptionsValidator<CastIronOptions>(o => o.Validate()));
+        services.AddSingleton<IValidateOptions<ProcessingOptions>>(new DescribedOptionsValidator<ProcessingOptions>(o => o.Validate()));
 
         services.TryAddSingleton(TimeProvider.System);
         services.TryAddSingleton(sp => new FileProcessorCatalog(FileProcessorCatalog.DiscoverAssemblies(sp.GetRequiredService<IOptions<ProcessingOptions>>().Value.PluginsPath)));
@@ -56,16 +57,5 @@ public static class CastIronSiloBuilderExtensions
         services.TryAddSingleton<IntakeService>();
         services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>>(sp => sp.GetRequiredService<IntakeService>());
         return builder;
-    }
-
-    /// <summary>Turns an options class's own <c>Validate()</c> list into messages that name each problem.</summary>
-    private sealed class DescribedValidation<T>(Func<T, IEnumerable<string>> validate) : IValidateOptions<T>
-        where T : class
-    {
-        public ValidateOptionsResult Validate(string? name, T options)
-        {
-            var problems = validate(options).ToList();
-            return problems.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(problems);
-        }
     }
 }

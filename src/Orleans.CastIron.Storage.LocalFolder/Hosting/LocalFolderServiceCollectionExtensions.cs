@@ -2,6 +2,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
+using Orleans.CastIron.Options;
 using Orleans.CastIron.Storage.LocalFolder;
 using Orleans.CastIron.Storage.LocalFolder.Providers;
 using Orleans.Runtime.Hosting;
@@ -24,7 +25,8 @@ public static class LocalFolderServiceCollectionExtensions
             builder.Configure(configure);
         }
 
-        builder.Validate(o => !o.Validate().Any(), "invalid CastIron:LocalFolder settings").ValidateOnStart();
+        builder.ValidateOnStart();
+        services.AddSingleton<IValidateOptions<LocalFolderOptions>>(new DescribedOptionsValidator<LocalFolderOptions>(o => o.Validate()));
         services.TryAddSingleton<FolderObjectStore>(sp => new FolderObjectStore(sp.GetRequiredService<IOptions<LocalFolderOptions>>().Value, sp.GetService<TimeProvider>()));
         services.TryAddSingleton<IObjectStore>(sp => sp.GetRequiredService<FolderObjectStore>());
         services.TryAddSingleton<IObjectEventSource>(sp => new FolderObjectEventSource(

@@ -1,0 +1,53 @@
+using System.Text.Json;
+using System.Text.Json.Serialization;
+using Orleans.CastIron.Grains;
+using Orleans.CastIron.Silo.Api;
+using Orleans.CastIron.Silo.Services;
+using Orleans.Dashboard;
+
+namespace Orleans.CastIron.Silo;
+
+/// <summary>Builds the silo host: Orleans, the REST API, the dashboard and the OpenAPI document in one process.</summary>
+public static class SiloHost
+{
+    /// <summary>Builds the application from command-line arguments, appsettings and the environment.</summary>
+    /// <param name="environment">Seed-style variables to map (tests pass their own; default: the process environment).</param>
+    public static WebApplication Build(string[] args, IDictionary<string, string?>? environment = null)
+    {
+        // appsettings.json ships beside the binary; ./data stays relative to where the silo is started.
+        var builder = WebApplication.CreateBuilder(new WebApplicationOptions { Args = args, ContentRootPath = AppContext.BaseDirectory });
+        builder.Configuration.AddSeedEnvironment(environment);
+        // Command-line arguments win over everything, the seed's variables included.
+        builder.Configuration.AddCommandLine(args);
+        var castIron = builder.Configuration.GetSection("CastIron");
+        var cluster = castIron.GetSection("Cluster");
+
+        // The embedded default: one silo on localhost, the local folder store, file-based state. The distributed
+        // setup (Kafka, MinIO, ClickHouse) replaces these registrations when configured.
+        builder.UseOrleans(silo =>
+        {
+            silo.UseLocalhostClustering(cluster.GetValue("SiloPort", 11111), cluster.GetValue("GatewayPort", 30000));
+            silo.AddCastIron(castIron);
+            silo.Services.AddCastIronLocalFolder(
+                castIron["Bucket"] ?? new CastIronOptions().Bucket,
+                CastIronNames.GrainStorage,
+                options => castIron.GetSection("LocalFolder").Bind(options));
+            silo.AddDashboard();
+        });
+
+        builder.Services.AddOptions<ApiOptions>().Bind(castIron.GetSection("Api"));
+        builder.Services.AddSingleton<CastIronService>();
+        builder.Services.AddOpenApi();
+        builder.Services.ConfigureHttpJsonOptions(o =>
+        {
+            o.SerializerOptions.PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower;
+            o.SerializerOptions.Converters.Add(new JsonStringEnumConverter());
+        });
+
+        var app = builder.Build();
+        app.MapOpenApi();
+        app.MapOrleansDashboard(routePrefix: "/dashboard");
+        app.MapCastIronApi();
+        return app;
+    }
+}

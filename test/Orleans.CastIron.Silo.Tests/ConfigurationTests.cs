@@ -1,0 +1,45 @@
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.Options;
+
+namespace Orleans.CastIron.Silo.Tests;
+
+public class ConfigurationTests
+{
+    [Fact]
+    public void SeedVariables_MapOntoOurKeys()
+    {
+        var configuration = new ConfigurationBuilder().AddSeedEnvironment(new Dictionary<string, string?>
+        {
+            ["MINIO_ETL_BUCKET"] = "etl2",
+            ["LOG_LEVEL"] = "debug",
+            ["CASTIRON_API_KEY"] = "k",
+            ["UNRELATED"] = "x",
+        }).Build();
+
+        Assert.Equal("etl2", configuration["CastIron:Bucket"]);
+        Assert.Equal("Debug", configuration["Logging:LogLevel:Default"]);
+        Assert.Equal("k", configuration["CastIron:Api:ApiKey"]);
+    }
+
+    [Fact]
+    public void UnknownLogLevel_IsAClearError()
+    {
+        var ex = Assert.Throws<InvalidOperationException>(() => new ConfigurationBuilder().AddSeedEnvironment(new Dictionary<string, string?> { ["LOG_LEVEL"] = "loud" }));
+
+        Assert.Contains("LOG_LEVEL='loud' is not a log level", ex.Message, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("--CastIron:Bucket=Bad_Bucket", "CastIron:Bucket 'Bad_Bucket' is not a valid bucket name")]
+    [InlineData("--CastIron:Processing:MaxConcurrency=0", "CastIron:Processing:MaxConcurrency must be at least 1")]
+    [InlineData("--CastIron:LocalFolder:DeliveryParallelism=0", "CastIron:LocalFolder:DeliveryParallelism must be at least 1")]
+    public async Task InvalidSettings_StopTheSiloAtStart_NamingTheSetting(string argument, string expected)
+    {
+        var root = Path.Combine(Path.GetTempPath(), "castiron-silo-tests", Guid.NewGuid().ToString("N"));
+        await using var app = SiloHost.Build([.. SiloFixture.Arguments(root), argument], new Dictionary<string, string?>());
+
+        var ex = await Assert.ThrowsAnyAsync<OptionsValidationException>(() => app.StartAsync());
+
+        Assert.Contains(expected, ex.Message, StringComparison.Ordinal);
+    }
+}

@@ -19,7 +19,14 @@ public class FileWorkflowTests(WorkflowFixture fixture)
             entry = (await Host.Grains.GetGrain<IProcessorRegistryGrain>(WorkflowHost.Bucket).GetConfigsAsync()).FirstOrDefault(c => c.ConfigKey == key);
             return entry is not null;
         }, null, () => $"config '{key}' to be read");
-        return entry!;
+        if (entry!.Registered)
+        {
+            // Stage folders are created after the entry is saved, the canceled folder last.
+            var canceled = $"{folder}/{entry.Config!.CanceledDir}/.keep";
+            await WorkflowHost.WaitUntilAsync(() => Task.FromResult(Host.Exists(canceled)), null, () => canceled);
+        }
+
+        return entry;
     }
 
     private IReadOnlyList<JobEvent> Events(FileStatusRecord record) => Host.JobEvents.Events(record.JobId!);

@@ -143,7 +143,10 @@ public class ApiTests(SiloFixture silo)
             save_error_log = true
             shell = "true"
             """);
+        // A file processed end to end proves the registration (which wakes files already in the inbox) is over.
         await SiloFixture.WaitUntilAsync(() => Task.FromResult(File.Exists(Path.Combine(silo.BucketPath, "api-pause", "in", ".keep"))), () => "stage folders");
+        await silo.DropAsync("api-pause/in/before.dat", "x");
+        await WaitForFileAsync("before.dat", "Complete");
 
         using var stop = await Http.SendAsync(request("/manager/stop-consumers"));
         Assert.Equal("Successfully Stopped all workers!", await stop.Content.ReadFromJsonAsync<string>());

@@ -79,19 +79,7 @@ async Task<Result> MeasureWorkflow()
 {
     await using var host = await WorkflowHost.StartAsync(maxConcurrency: Environment.ProcessorCount * 4);
     const string folder = "bench";
-    await host.DropAsync($"{folder}/cfg.toml", """
-        [castiron.etl]
-        enabled = true
-        handled_file_glob = ".csv"
-        inbox_dir = "01_inbox"
-        processing_dir = "02_processing"
-        archive_dir = "03_archive"
-        error_dir = "04_failed"
-        save_error_log = true
-
-        [castiron.etl.dotnet]
-        processor = "test.noop"
-        """);
+    await host.DropAsync($"{folder}/cfg.toml", Configs.Dotnet("test.noop"));
     await WorkflowHost.WaitUntilAsync(() => Task.FromResult(host.Exists($"{folder}/05_canceled/.keep")), null, () => "config registered");
 
     // Files are written first (as the baselines' are) and made visible by one rename of their folder's contents.

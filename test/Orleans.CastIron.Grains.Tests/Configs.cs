@@ -1,6 +1,6 @@
 namespace Orleans.CastIron.Grains.Tests;
 
-internal static class Configs
+public static class Configs
 {
     public static string Dotnet(string processor, string glob = ".csv", string extraEtl = "", string extraTables = "", bool saveErrorLog = true, string inbox = "01_inbox") => $"""
         [castiron.etl]

@@ -30,6 +30,25 @@ public class ApiTests(SiloFixture silo)
         return file;
     }
 
+    /// <summary>Registers a shell config (inbox <c>in</c>, pattern <c>.dat</c>) and runs one file through it.</summary>
+    private async Task<JsonElement> RegisterAndProcessAsync(string folder, string fileName)
+    {
+        await silo.DropAsync($"{folder}/cfg.toml", """
+            [castiron.etl]
+            enabled = true
+            handled_file_glob = ".dat"
+            inbox_dir = "in"
+            processing_dir = "work"
+            archive_dir = "done"
+            error_dir = "failed"
+            save_error_log = true
+            shell = "true"
+            """);
+        await SiloFixture.WaitUntilAsync(() => Task.FromResult(File.Exists(Path.Combine(silo.BucketPath, folder, "in", ".keep"))), () => "stage folders");
+        await silo.DropAsync($"{folder}/in/{fileName}", "x");
+        return await WaitForFileAsync(fileName, "Complete");
+    }
+
     private static HttpRequestMessage Post(string path, string? key)
     {
         var request = new HttpRequestMessage(HttpMethod.Post, path);
@@ -103,20 +122,7 @@ public class ApiTests(SiloFixture silo)
     [Fact]
     public async Task CancelOfACompleteFile_IsRefusedWithItsStatus()
     {
-        await silo.DropAsync("api-cancel/cfg.toml", """
-            [castiron.etl]
-            enabled = true
-            handled_file_glob = ".dat"
-            inbox_dir = "in"
-            processing_dir = "work"
-            archive_dir = "done"
-            error_dir = "failed"
-            save_error_log = true
-            shell = "true"
-            """);
-        await SiloFixture.WaitUntilAsync(() => Task.FromResult(File.Exists(Path.Combine(silo.BucketPath, "api-cancel", "in", ".keep"))), () => "stage folders");
-        await silo.DropAsync("api-cancel/in/x.dat", "x");
-        var id = (await WaitForFileAsync("x.dat", "Complete")).GetProperty("id").GetString();
+        var id = (await RegisterAndProcessAsync("api-cancel", "x.dat")).GetProperty("id").GetString();
 
         using var cancel = await Http.SendAsync(Post($"/files/{id}/cancel", SiloFixture.ApiKey));
         using var seedCancel = await Http.SendAsync(new HttpRequestMessage(HttpMethod.Get, $"/manager/cancel-record/{id}") { Headers = { { "X-Api-Key", SiloFixture.ApiKey } } });
@@ -132,21 +138,8 @@ public class ApiTests(SiloFixture silo)
     public async Task StopAndStartConsumers_PauseAndResumeIntake()
     {
         var request = (string path) => new HttpRequestMessage(HttpMethod.Get, path) { Headers = { { "X-Api-Key", SiloFixture.ApiKey } } };
-        await silo.DropAsync("api-pause/cfg.toml", """
-            [castiron.etl]
-            enabled = true
-            handled_file_glob = ".dat"
-            inbox_dir = "in"
-            processing_dir = "work"
-            archive_dir = "done"
-            error_dir = "failed"
-            save_error_log = true
-            shell = "true"
-            """);
         // A file processed end to end proves the registration (which wakes files already in the inbox) is over.
-        await SiloFixture.WaitUntilAsync(() => Task.FromResult(File.Exists(Path.Combine(silo.BucketPath, "api-pause", "in", ".keep"))), () => "stage folders");
-        await silo.DropAsync("api-pause/in/before.dat", "x");
-        await WaitForFileAsync("before.dat", "Complete");
+        await RegisterAndProcessAsync("api-pause", "before.dat");
 
         using var stop = await Http.SendAsync(request("/manager/stop-consumers"));
         Assert.Equal("Successfully Stopped all workers!", await stop.Content.ReadFromJsonAsync<string>());

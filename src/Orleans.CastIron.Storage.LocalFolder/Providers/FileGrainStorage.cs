@@ -18,38 +18,26 @@ public sealed class FileGrainStorage(string name, string rootPath, IGrainStorage
 
     public string Name { get; } = name;
 
-    public async Task ReadStateAsync<T>(string stateName, GrainId grainId, IGrainState<T> grainState)
-    {
-        var path = PathOf(stateName, grainId);
-        var gate = _locks.GetOrAdd(path, _ => new SemaphoreSlim(1, 1));
-        await gate.WaitAsync().ConfigureAwait(false);
-        try
+    public Task ReadStateAsync<T>(string stateName, GrainId grainId, IGrainState<T> grainState) =>
+        UnderLockAsync(PathOf(stateName, grainId), path =>
         {
             if (!File.Exists(path))
             {
                 grainState.State = Activator.CreateInstance<T>();
                 grainState.ETag = null;
                 grainState.RecordExists = false;
-                return;
+                return Task.CompletedTask;
             }
 
             var (etag, payload) = ReadFile(path);
             grainState.State = serializer.Deserialize<T>(new BinaryData(payload));
             grainState.ETag = etag;
             grainState.RecordExists = true;
-        }
-        finally
-        {
-            gate.Release();
-        }
-    }
+            return Task.CompletedTask;
+        });
 
-    public async Task WriteStateAsync<T>(string stateName, GrainId grainId, IGrainState<T> grainState)
-    {
-        var path = PathOf(stateName, grainId);
-        var gate = _locks.GetOrAdd(path, _ => new SemaphoreSlim(1, 1));
-        await gate.WaitAsync().ConfigureAwait(false);
-        try
+    public Task WriteStateAsync<T>(string stateName, GrainId grainId, IGrainState<T> grainState) =>
+        UnderLockAsync(PathOf(stateName, grainId), async path =>
         {
             CheckETag(path, grainId, grainState.ETag);
             var etag = Guid.NewGuid().ToString("N");
@@ -68,25 +56,27 @@ public sealed class FileGrainStorage(string name, string rootPath, IGrainStorage
             File.Move(temp, path, overwrite: true);
             grainState.ETag = etag;
             grainState.RecordExists = true;
-        }
-        finally
-        {
-            gate.Release();
-        }
-    }
+        });
 
-    public async Task ClearStateAsync<T>(string stateName, GrainId grainId, IGrainState<T> grainState)
-    {
-        var path = PathOf(stateName, grainId);
-        var gate = _locks.GetOrAdd(path, _ => new SemaphoreSlim(1, 1));
-        await gate.WaitAsync().ConfigureAwait(false);
-        try
+    public Task ClearStateAsync<T>(string stateName, GrainId grainId, IGrainState<T> grainState) =>
+        UnderLockAsync(PathOf(stateName, grainId), path =>
         {
             CheckETag(path, grainId, grainState.ETag);
             File.Delete(path);
             grainState.ETag = null;
             grainState.RecordExists = false;
             grainState.State = Activator.CreateInstance<T>();
+            return Task.CompletedTask;
+        });
+
+    /// <summary>One read or write of a state file at a time (a grain's calls are serial, but a dying activation's may overlap its successor's).</summary>
+    private async Task UnderLockAsync(string path, Func<string, Task> action)
+    {
+        var gate = _locks.GetOrAdd(path, _ => new SemaphoreSlim(1, 1));
+        await gate.WaitAsync().ConfigureAwait(false);
+        try
+        {
+            await action(path).ConfigureAwait(false);
         }
         finally
         {

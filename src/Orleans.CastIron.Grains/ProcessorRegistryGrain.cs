@@ -9,6 +9,7 @@ namespace Orleans.CastIron.Grains;
 internal sealed partial class ProcessorRegistryGrain(
     [PersistentState("registry", CastIronNames.GrainStorage)] IPersistentState<RegistryState> state,
     IObjectStore store,
+    IJobEventSink jobEvents,
     TimeProvider time,
     ILogger<ProcessorRegistryGrain> logger) : Grain, IProcessorRegistryGrain
 {
@@ -104,6 +105,7 @@ internal sealed partial class ProcessorRegistryGrain(
         {
             entry = entry with { Registered = false, Note = $"invalid: {parsed.Errors.Length} error(s)" };
             LogInvalidConfig(configKey, string.Join("; ", parsed.Errors));
+            await jobEvents.PublishAsync(JobEvent.ConfigErrors(configKey, parsed.Errors.Select(e => e.ToString())));
         }
         else if (!parsed.Config!.Enabled)
         {

@@ -30,6 +30,19 @@ public class JobEventJsonTests
     };
 
     [Fact]
+    public void ConfigError_ListsTheErrors_AndRoundTrips()
+    {
+        var configError = JobEvent.ConfigErrors("proj/cfg.toml", ["(4,1) castiron.etl.inbox_dri: unknown key", "castiron.etl.inbox_dir: missing"]);
+
+        var json = JobEventJson.Serialize(configError);
+
+        Assert.Equal("""{"type":"config_error","job_id":"proj/cfg.toml","errors":["(4,1) castiron.etl.inbox_dri: unknown key","castiron.etl.inbox_dir: missing"]}""", json);
+        var parsed = JobEventJson.TryParse(json)!;
+        Assert.Equal(configError.Errors.ToArray(), parsed.Errors.ToArray());
+        Assert.Throws<ArgumentException>(() => JobEventJson.Serialize(JobEvent.ConfigErrors("k", [])));
+    }
+
+    [Fact]
     public void JobCreated_RoundTrips()
     {
         var created = JobEvent.Created("j", "f", "h", "u");

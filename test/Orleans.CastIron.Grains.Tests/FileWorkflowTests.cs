@@ -258,6 +258,9 @@ public class FileWorkflowTests(WorkflowFixture fixture)
         Assert.False(entry!.Registered);
         Assert.Contains(entry.Errors, e => e.Code == ConfigErrorCode.UnknownKey && e.Key == "castiron.etl.inbox_dri" && e.Line == 4);
         Assert.Contains(entry.Errors, e => e.Code == ConfigErrorCode.MissingKey && e.Key == "castiron.etl.inbox_dir");
+        var published = Assert.Single(Host.JobEvents.Events($"{folder}/cfg.toml"));
+        Assert.Equal(JobEventType.ConfigError, published.Type);
+        Assert.Equal(entry.Errors.Select(e => e.ToString()), published.Errors);
         await Host.DropAsync($"{folder}/01_inbox/late.csv", "a\n");
         await AssertStaysUntouchedAsync(folder, $"{folder}/01_inbox/late.csv");
     }
@@ -440,4 +443,27 @@ public class FileWorkflowTests(WorkflowFixture fixture)
     }
 
     private static string ObjectKeys(string key) => key[(key.LastIndexOf('/') + 1)..];
+}
+
+[Collection(WorkflowCollection.Name)]
+public class PluginTests(WorkflowFixture fixture)
+{
+    [Fact]
+    public async Task ProcessorFromThePluginsFolder_IsFoundByName_AndRuns()
+    {
+        // Not referenced by the tests: only the plugins folder can have brought it in.
+        Assert.DoesNotContain(typeof(PluginTests).Assembly.GetReferencedAssemblies(), a => a.Name == "Orleans.CastIron.TestPlugin");
+        var host = fixture.Host;
+        var folder = Configs.Folder();
+        await host.DropAsync($"{folder}/cfg.toml", Configs.Dotnet("plugin.uppercase", extraEtl: "max_attempts = 1"));
+        await WorkflowHost.WaitUntilAsync(() => Task.FromResult(host.Exists($"{folder}/05_canceled/.keep")), null, () => "config registered");
+
+        await host.DropAsync($"{folder}/01_inbox/ok.csv", "shout");
+        await host.DropAsync($"{folder}/01_inbox/empty.csv", "");
+
+        var ok = await host.WaitForStatusAsync(folder, "ok.csv", FileStatus.Complete);
+        var empty = await host.WaitForStatusAsync(folder, "empty.csv", FileStatus.Failed);
+        Assert.Contains(JobEvent.TaskUpdate(ok.JobId!, "uppercased by a plugin"), host.JobEvents.Events(ok.JobId!));
+        Assert.Contains("empty file", empty.Reason, StringComparison.Ordinal);
+    }
 }

@@ -34,9 +34,19 @@ public sealed record JobEvent
     /// <summary><c>job_update</c>: records committed so far.</summary>
     [Id(8)] public long? Committed { get; init; }
 
+    /// <summary><c>config_error</c>: what is wrong with the config named by <see cref="JobId"/>.</summary>
+    [Id(9)] public ImmutableArray<string> Errors { get; init; } = [];
+
     /// <summary>Creates a <c>job_created</c> event.</summary>
     public static JobEvent Created(string jobId, string filename, string handler, string uploader) =>
         new() { Type = JobEventType.JobCreated, JobId = jobId, Filename = filename, Handler = handler, Uploader = uploader };
+
+    /// <summary>
+    /// Creates a <c>config_error</c> event: a processor config could not be registered. Job-event style, keyed by the
+    /// config's object key in <c>job_id</c>, so the consumers of job events see broken configs too.
+    /// </summary>
+    public static JobEvent ConfigErrors(string configKey, IEnumerable<string> errors) =>
+        new() { Type = JobEventType.ConfigError, JobId = configKey, Errors = [.. errors] };
 
     /// <summary>Creates a <c>job_update</c> carrying a final status.</summary>
     public static JobEvent StatusUpdate(string jobId, string status) =>
@@ -63,4 +73,7 @@ public enum JobEventType
 
     /// <summary><c>job_update</c></summary>
     JobUpdate,
+
+    /// <summary><c>config_error</c> (ours, not the seed's)</summary>
+    ConfigError,
 }

@@ -17,6 +17,9 @@ public static class JobEventJson
     /// <summary>Wire name of <see cref="JobEventType.JobUpdate"/>.</summary>
     public const string JobUpdate = "job_update";
 
+    /// <summary>Wire name of <see cref="JobEventType.ConfigError"/>.</summary>
+    public const string ConfigError = "config_error";
+
     // Consumers are Kafka clients, not HTML pages: keep '+', '/' and non-ASCII text readable, as the seed's JSON did.
     private static readonly JsonWriterOptions WriterOptions = new() { Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
 
@@ -33,9 +36,19 @@ public static class JobEventJson
         using (var writer = new Utf8JsonWriter(buffer, WriterOptions))
         {
             writer.WriteStartObject();
-            writer.WriteString("type", jobEvent.Type == JobEventType.JobCreated ? JobCreated : JobUpdate);
+            writer.WriteString("type", jobEvent.Type switch { JobEventType.JobCreated => JobCreated, JobEventType.ConfigError => ConfigError, _ => JobUpdate });
             writer.WriteString("job_id", jobEvent.JobId);
-            if (jobEvent.Type == JobEventType.JobCreated)
+            if (jobEvent.Type == JobEventType.ConfigError)
+            {
+                writer.WriteStartArray("errors");
+                foreach (var error in jobEvent.Errors)
+                {
+                    writer.WriteStringValue(error);
+                }
+
+                writer.WriteEndArray();
+            }
+            else if (jobEvent.Type == JobEventType.JobCreated)
             {
                 writer.WriteString("filename", jobEvent.Filename);
                 writer.WriteString("handler", jobEvent.Handler);
@@ -80,6 +93,11 @@ public static class JobEventJson
             return "job_id is required";
         }
 
+        if (jobEvent.Type == JobEventType.ConfigError)
+        {
+            return jobEvent.Errors.IsDefaultOrEmpty ? "config_error needs at least one error" : null;
+        }
+
         if (jobEvent.Type == JobEventType.JobCreated)
         {
             return jobEvent.Filename is null || jobEvent.Handler is null || jobEvent.Uploader is null
@@ -118,6 +136,8 @@ public static class JobEventJson
             JobEvent? parsed = type.ValueKind != JsonValueKind.String ? null : type.GetString() switch
             {
                 JobCreated => JobEvent.Created(jobId.GetString()!, Text("filename")!, Text("handler")!, Text("uploader")!),
+                ConfigError when root.TryGetProperty("errors", out var errors) && errors.ValueKind == JsonValueKind.Array =>
+                    JobEvent.ConfigErrors(jobId.GetString()!, errors.EnumerateArray().Where(e => e.ValueKind == JsonValueKind.String).Select(e => e.GetString()!)),
                 JobUpdate => new JobEvent
                 {
                     Type = JobEventType.JobUpdate,

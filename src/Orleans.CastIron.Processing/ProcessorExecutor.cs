@@ -21,7 +21,7 @@ public sealed partial class ProcessorExecutor(
     IServiceProvider services,
     IObjectStore store,
     IJobEventSink jobEvents,
-    FileProcessorCatalog catalog,
+    ProcessorCatalog<IFileProcessor> catalog,
     ShellRunner shell,
     IOptions<ProcessingOptions> options,
     ILogger<ProcessorExecutor> logger)
@@ -201,7 +201,7 @@ public sealed partial class ProcessorExecutor(
             Output = writer,
             Logger = processorLogger,
         };
-        var processor = (IFileProcessor)ActivatorUtilities.CreateInstance(services, type!);
+        var processor = catalog.Create(services, name)!;
         try
         {
             await processor.ProcessAsync(context, cancellationToken).ConfigureAwait(false);

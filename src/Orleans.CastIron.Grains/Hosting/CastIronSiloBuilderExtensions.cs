@@ -49,7 +49,10 @@ public static class CastIronSiloBuilderExtensions
         services.AddSingleton<IValidateOptions<ProcessingOptions>>(new DescribedOptionsValidator<ProcessingOptions>(o => o.Validate()));
 
         services.TryAddSingleton(TimeProvider.System);
-        services.TryAddSingleton(sp => new FileProcessorCatalog(FileProcessorCatalog.DiscoverAssemblies(sp.GetRequiredService<IOptions<ProcessingOptions>>().Value.PluginsPath)));
+        // Plugins are loaded once; both catalogs look through the same assemblies.
+        services.TryAddSingleton(sp => new ProcessorAssemblySet(ProcessorAssemblies.Discover(sp.GetRequiredService<IOptions<ProcessingOptions>>().Value.PluginsPath)));
+        services.TryAddSingleton(sp => new ProcessorCatalog<IFileProcessor>(sp.GetRequiredService<ProcessorAssemblySet>().Assemblies));
+        services.TryAddSingleton(sp => new ProcessorCatalog<ITextPayloadProcessor>(sp.GetRequiredService<ProcessorAssemblySet>().Assemblies));
         services.TryAddSingleton<ShellRunner>();
         services.TryAddSingleton<ProcessorExecutor>();
         services.TryAddSingleton<MemoryJobEventFeed>();

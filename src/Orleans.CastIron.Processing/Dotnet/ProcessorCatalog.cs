@@ -5,32 +5,36 @@ using Orleans.CastIron.Processing;
 namespace Orleans.CastIron.Processing.Dotnet;
 
 /// <summary>
-/// The .NET processors this silo can run, by name: every non-abstract <see cref="IFileProcessor"/> carrying
-/// <see cref="FileProcessorAttribute"/> in the loaded assemblies and in the assemblies of the plugins folder (users drop
+/// The handlers this silo can run, by name: every non-abstract <typeparamref name="TProcessor"/> naming itself with
+/// an attribute (<see cref="FileProcessorAttribute"/> for file processors, <see cref="TextPayloadProcessorAttribute"/>
+/// for streaming payload handlers), in the loaded assemblies and in the assemblies of the plugins folder (users drop
 /// their DLLs there; the equivalent of the seed's Worker_Dockerfile). A name used twice is an error at start.
 /// </summary>
-public sealed class FileProcessorCatalog
+public sealed class ProcessorCatalog<TProcessor>
+    where TProcessor : class
 {
     private readonly ImmutableDictionary<string, Type> _processors;
 
-    public FileProcessorCatalog(IEnumerable<Assembly> assemblies)
+    public ProcessorCatalog(IEnumerable<Assembly> assemblies)
     {
         var builder = ImmutableDictionary.CreateBuilder<string, Type>(StringComparer.Ordinal);
         foreach (var type in assemblies.Distinct().SelectMany(LoadableTypes))
         {
-            if (type.IsAbstract || !typeof(IFileProcessor).IsAssignableFrom(type))
+            if (type.IsAbstract || !typeof(TProcessor).IsAssignableFrom(type))
             {
                 continue;
             }
 
-            foreach (var attribute in type.GetCustomAttributes<FileProcessorAttribute>())
+            var names = type.GetCustomAttributes<FileProcessorAttribute>().Select(a => a.Name)
+                .Concat(type.GetCustomAttributes<TextPayloadProcessorAttribute>().Select(a => a.Name));
+            foreach (var name in names)
             {
-                if (builder.TryGetValue(attribute.Name, out var existing) && existing != type)
+                if (builder.TryGetValue(name, out var existing) && existing != type)
                 {
-                    throw new InvalidOperationException($"two .NET processors are registered as '{attribute.Name}': {existing.FullName} and {type.FullName}");
+                    throw new InvalidOperationException($"two {typeof(TProcessor).Name} types are registered as '{name}': {existing.FullName} and {type.FullName}");
                 }
 
-                builder[attribute.Name] = type;
+                builder[name] = type;
             }
         }
 
@@ -43,8 +47,32 @@ public sealed class FileProcessorCatalog
     /// <summary>The processor type registered under <paramref name="name"/>, if any.</summary>
     public bool TryGet(string name, out Type? type) => _processors.TryGetValue(name, out type);
 
+    private static IEnumerable<Type> LoadableTypes(Assembly assembly)
+    {
+        try
+        {
+            return assembly.GetTypes();
+        }
+        catch (ReflectionTypeLoadException ex)
+        {
+            // A plugin referencing something absent still offers the types that did load.
+            return ex.Types.OfType<Type>();
+        }
+    }
+
+    /// <summary>A new instance of the handler registered as <paramref name="name"/>, built from the silo's services.</summary>
+    public TProcessor? Create(IServiceProvider services, string name) =>
+        _processors.TryGetValue(name, out var type) ? (TProcessor)Microsoft.Extensions.DependencyInjection.ActivatorUtilities.CreateInstance(services, type) : null;
+}
+
+/// <summary>The assemblies searched for processors, found once per silo.</summary>
+public sealed record ProcessorAssemblySet(IReadOnlyList<Assembly> Assemblies);
+
+/// <summary>Finds the assemblies that may hold processors.</summary>
+public static class ProcessorAssemblies
+{
     /// <summary>The silo's loaded assemblies plus every DLL in <paramref name="pluginsPath"/> (if it exists).</summary>
-    public static IReadOnlyList<Assembly> DiscoverAssemblies(string? pluginsPath)
+    public static IReadOnlyList<Assembly> Discover(string? pluginsPath)
     {
         var assemblies = AppDomain.CurrentDomain.GetAssemblies().Where(a => !a.IsDynamic).ToList();
         if (pluginsPath is null || !Directory.Exists(pluginsPath))
@@ -67,18 +95,5 @@ public sealed class FileProcessorCatalog
         }
 
         return assemblies;
-    }
-
-    private static IEnumerable<Type> LoadableTypes(Assembly assembly)
-    {
-        try
-        {
-            return assembly.GetTypes();
-        }
-        catch (ReflectionTypeLoadException ex)
-        {
-            // A plugin referencing something absent still offers the types that did load.
-            return ex.Types.OfType<Type>();
-        }
     }
 }

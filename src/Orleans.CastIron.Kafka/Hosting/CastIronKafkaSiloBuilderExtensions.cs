@@ -1,0 +1,66 @@
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using Orleans.CastIron.Grains.Services;
+using Orleans.CastIron.Jobs;
+using Orleans.CastIron.Kafka;
+using Orleans.CastIron.Storage;
+using Orleans.CastIron.Streaming.Kafka;
+
+namespace Orleans.Hosting;
+
+/// <summary>Turns on Cast Iron's Kafka side when a broker is configured.</summary>
+public static class CastIronKafkaSiloBuilderExtensions
+{
+    /// <summary>
+    /// With a broker set (<c>CastIron:Kafka:Broker</c>, i.e. <c>KAFKA_BROKER</c>): streaming text and video payloads
+    /// through the Kafka stream provider, and job events to <c>pizza-tracker</c> instead of the embedded feed. Call it
+    /// before <c>AddCastIron</c>, whose embedded sink only stands in when none is registered. Without a broker it
+    /// does nothing.
+    /// </summary>
+    public static ISiloBuilder AddCastIronKafka(this ISiloBuilder builder, IConfiguration? configuration = null, Action<CastIronKafkaOptions>? configure = null)
+    {
+        ArgumentNullException.ThrowIfNull(builder);
+        var options = new CastIronKafkaOptions();
+        configuration?.Bind(options);
+        configure?.Invoke(options);
+        if (!options.Enabled)
+        {
+            return builder;
+        }
+
+        builder.Services.AddOptions<CastIronKafkaOptions>().Configure(o =>
+        {
+            configuration?.Bind(o);
+            configure?.Invoke(o);
+        });
+        builder.Services.AddSingleton<KafkaJobEventSink>();
+        builder.Services.TryAddSingleton<MemoryJobEventFeed>();
+        // To pizza-tracker, and still readable per job over the API.
+        builder.Services.AddSingleton<IJobEventSink>(sp => new FanOutJobEventSink(sp.GetRequiredService<KafkaJobEventSink>(), sp.GetRequiredService<MemoryJobEventFeed>()));
+        return builder.AddKafkaStreams(CastIronKafkaOptions.StreamProvider, o =>
+        {
+            o.BootstrapServers = options.Broker;
+            o.MaxMessageBytes = options.MaxMessageBytes;
+            foreach (var (key, value) in options.ClientSettings)
+            {
+                o.ClientSettings[key] = value;
+            }
+
+            o.Topics.Add(new KafkaTopicOptions { Name = options.TextPayloadTopic, GroupId = options.TextPayloadGroup, StreamNamespace = StreamingTextGrain.Namespace });
+            o.Topics.Add(new KafkaTopicOptions { Name = options.VideoPayloadTopic, GroupId = options.VideoPayloadGroup, StreamNamespace = StreamingVideoGrain.Namespace });
+        });
+    }
+}
+
+/// <summary>Publishes every job event to each sink in turn.</summary>
+internal sealed class FanOutJobEventSink(params IJobEventSink[] sinks) : IJobEventSink
+{
+    public async Task PublishAsync(JobEvent jobEvent, CancellationToken cancellationToken = default)
+    {
+        foreach (var sink in sinks)
+        {
+            await sink.PublishAsync(jobEvent, cancellationToken).ConfigureAwait(false);
+        }
+    }
+}

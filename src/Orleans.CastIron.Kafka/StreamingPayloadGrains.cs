@@ -1,0 +1,98 @@
+using System.Text;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+using Orleans.CastIron.Events;
+using Orleans.CastIron.Processing;
+using Orleans.CastIron.Processing.Dotnet;
+using Orleans.CastIron.Streaming.Kafka;
+using Orleans.CastIron.Streaming.Kafka.Providers;
+using Orleans.Streams;
+using Orleans.Streams.Core;
+
+namespace Orleans.CastIron.Kafka;
+
+/// <summary>A streaming-payload consumer; one activation per stream key (record key, or partition), so per-key order holds.</summary>
+public interface IStreamingPayloadGrain : IGrainWithStringKey;
+
+/// <summary>
+/// Routes streaming payloads to handlers by name (seed-spec F-23): parses <c>{"worker_run_method", "data", ...}</c>,
+/// finds the registered <see cref="ITextPayloadProcessor"/> and calls it with <c>data</c> and the other fields. An
+/// unknown handler, a malformed message or a failing handler is dead-lettered and logged, and consumption goes on
+/// (the seed's loop died on a non-JSON message: B-30).
+/// </summary>
+public abstract partial class StreamingPayloadGrainBase(
+    ProcessorCatalog<ITextPayloadProcessor> handlers,
+    IServiceProvider services,
+    ILogger logger) : Grain, IStreamingPayloadGrain, IAsyncObserver<KafkaRecord>, IStreamSubscriptionObserver
+{
+    public async Task OnSubscribed(IStreamSubscriptionHandleFactory handleFactory)
+    {
+        ArgumentNullException.ThrowIfNull(handleFactory);
+        await handleFactory.Create<KafkaRecord>().ResumeAsync(this);
+    }
+
+    public async Task OnNextAsync(KafkaRecord item, StreamSequenceToken? token = null)
+    {
+        ArgumentNullException.ThrowIfNull(item);
+        if (!TextPayloadMessage.TryParse(item.Value, out var message, out var problem))
+        {
+            await DeadLetterAsync(item, problem!);
+            return;
+        }
+
+        var handler = handlers.Create(services, message!.WorkerRunMethod);
+        if (handler is null)
+        {
+            await DeadLetterAsync(item, $"no payload handler is registered as '{message.WorkerRunMethod}' (registered: {string.Join(", ", handlers.Names)})");
+            return;
+        }
+
+        LogInvoking(message.WorkerRunMethod, item.ToString(), string.Join(", ", message.Arguments.Keys));
+        try
+        {
+            await handler.ProcessAsync(
+                new TextPayload { Data = message.DataText, Arguments = message.Arguments, Origin = item.ToString(), Logger = logger },
+                CancellationToken.None);
+        }
+        catch (Exception ex)
+        {
+            await DeadLetterAsync(item, $"handler '{message.WorkerRunMethod}' failed: {ex.GetType().Name}: {ex.Message}");
+        }
+        finally
+        {
+            (handler as IDisposable)?.Dispose();
+        }
+    }
+
+    public Task OnErrorAsync(Exception ex) => Task.CompletedTask;
+
+    private async Task DeadLetterAsync(KafkaRecord record, string reason)
+    {
+        LogRejected(record.ToString(), reason);
+        await services.GetRequiredKeyedService<KafkaDeadLetters>(CastIronKafkaOptions.StreamProvider).SendAsync(record, reason);
+    }
+
+    [LoggerMessage(1, LogLevel.Information, "invoking {WorkerRunMethod} for {Record} with arguments [{Arguments}]")]
+    private partial void LogInvoking(string workerRunMethod, string record, string arguments);
+
+    [LoggerMessage(2, LogLevel.Warning, "Payload {Record} rejected and dead-lettered: {Reason}")]
+    private partial void LogRejected(string record, string reason);
+}
+
+/// <summary>Consumes <c>castiron_text_payload</c>.</summary>
+[ImplicitStreamSubscription(Namespace)]
+public sealed class StreamingTextGrain(ProcessorCatalog<ITextPayloadProcessor> handlers, IServiceProvider services, ILogger<StreamingTextGrain> logger)
+    : StreamingPayloadGrainBase(handlers, services, logger)
+{
+    /// <summary>Stream namespace of text payloads (fixed, whatever the topic is called).</summary>
+    public const string Namespace = "castiron-text-payload";
+}
+
+/// <summary>Consumes <c>castiron_video_payload</c> (same contract, messages up to 20 MiB).</summary>
+[ImplicitStreamSubscription(Namespace)]
+public sealed class StreamingVideoGrain(ProcessorCatalog<ITextPayloadProcessor> handlers, IServiceProvider services, ILogger<StreamingVideoGrain> logger)
+    : StreamingPayloadGrainBase(handlers, services, logger)
+{
+    /// <summary>Stream namespace of video payloads.</summary>
+    public const string Namespace = "castiron-video-payload";
+}

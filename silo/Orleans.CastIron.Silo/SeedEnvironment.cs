@@ -13,6 +13,15 @@ public static class SeedEnvironment
         ["LOG_LEVEL"] = "Logging:LogLevel:Default",
         ["CASTIRON_DATA_PATH"] = "CastIron:LocalFolder:RootPath",
         ["CASTIRON_API_KEY"] = "CastIron:Api:ApiKey",
+        ["KAFKA_BROKER"] = "CastIron:Kafka:Broker",
+        ["KAFKA_TOPIC_CASTIRON_TEXT_PAYLOAD"] = "CastIron:Kafka:TextPayloadTopic",
+        ["KAFKA_TOPIC_CASTIRON_VIDEO_PAYLOAD"] = "CastIron:Kafka:VideoPayloadTopic",
+        ["KAFKA_TOPIC_CASTIRON_ETL_SOURCE_FILE"] = "CastIron:Kafka:SourceFileTopic",
+        ["CONSUMER_GRP_STREAMING_TEXT_PAYLOAD"] = "CastIron:Kafka:TextPayloadGroup",
+        ["CONSUMER_GRP_STREAMING_VIDEO_PAYLOAD"] = "CastIron:Kafka:VideoPayloadGroup",
+        ["CONSUMER_GRP_ETL_SOURCE_FILE"] = "CastIron:Kafka:SourceFileGroup",
+        ["KAFKA_PIZZA_TRACKER_TOPIC"] = "CastIron:Kafka:PizzaTrackerTopic",
+        ["KAFKA_MAX_PARTITION_FETCH_BYTES"] = "CastIron:Kafka:MaxMessageBytes",
     };
 
     /// <summary>Adds the mapped values of the variables that are set.</summary>

@@ -27,6 +27,9 @@ public static class SiloHost
         builder.UseOrleans(silo =>
         {
             silo.UseLocalhostClustering(cluster.GetValue("SiloPort", 11111), cluster.GetValue("GatewayPort", 30000));
+            // With KAFKA_BROKER set: streaming payloads and job events over Kafka (before AddCastIron: its embedded
+            // job-event feed only stands in when no sink is registered).
+            silo.AddCastIronKafka(castIron.GetSection("Kafka"));
             silo.AddCastIron(castIron);
             silo.Services.AddCastIronLocalFolder(
                 castIron["Bucket"] ?? new CastIronOptions().Bucket,

@@ -5,6 +5,8 @@ using Orleans.CastIron.Grains;
 using Orleans.CastIron.Grains.Services;
 using Orleans.CastIron.Storage;
 using Orleans.Runtime;
+using Orleans.CastIron.Streaming.Kafka.Providers;
+using Microsoft.Extensions.DependencyInjection;
 
 namespace Orleans.CastIron.Silo.Services;
 
@@ -14,7 +16,8 @@ public sealed class CastIronService(
     IFileStatusStore statusStore,
     MemoryJobEventFeed jobEvents,
     IntakeService intake,
-    IOptions<CastIronOptions> options)
+    IOptions<CastIronOptions> options,
+    IServiceProvider services)
 {
     private IProcessorRegistryGrain Registry => grains.GetGrain<IProcessorRegistryGrain>(options.Value.Bucket);
 
@@ -41,11 +44,24 @@ public sealed class CastIronService(
 
     public IReadOnlyList<Jobs.JobEvent> GetJobEvents(string jobId) => jobEvents.Events(jobId);
 
+    /// <summary>Kafka intake of this silo, when a broker is configured.</summary>
+    private KafkaStreamControl? Kafka => services.GetService<KafkaStreamControl>();
+
     public bool IntakePaused => intake.IsPaused;
 
-    public bool PauseIntake() => intake.Pause();
+    /// <summary>Stops taking bucket events and Kafka records; false when already stopped.</summary>
+    public bool PauseIntake()
+    {
+        var kafka = Kafka?.Pause() ?? false;
+        return intake.Pause() | kafka;
+    }
 
-    public bool ResumeIntake() => intake.Resume();
+    /// <summary>Takes bucket events and Kafka records again; false when not stopped.</summary>
+    public bool ResumeIntake()
+    {
+        var kafka = Kafka?.Resume() ?? false;
+        return intake.Resume() | kafka;
+    }
 
     public async Task<object> GetStatusAsync(CancellationToken cancellationToken)
     {
@@ -63,6 +79,21 @@ public sealed class CastIronService(
             Intake = intake.IsPaused ? "paused" : "running",
             Bucket = options.Value.Bucket,
             Processors = configs.Select(c => new { c.ConfigKey, c.Registered, c.Note, Errors = c.Errors.Length }),
+            Kafka = Kafka is { } kafka
+                ? new
+                {
+                    Paused = kafka.Paused,
+                    Partitions = kafka.Partitions.Where(p => p.Active).Select(p => new
+                    {
+                        p.Topic,
+                        p.Partition,
+                        LastRead = p.LastRead,
+                        Committed = p.DeliveredUpTo,
+                        HighWatermark = p.HighWatermark,
+                        Lag = p.HighWatermark is { } high ? Math.Max(0, high - Math.Max(p.DeliveredUpTo, 0)) : (long?)null,
+                    }),
+                }
+                : null,
             Jobs = jobs,
         };
     }

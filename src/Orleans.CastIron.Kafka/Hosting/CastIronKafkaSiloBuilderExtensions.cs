@@ -29,6 +29,7 @@ public static class CastIronKafkaSiloBuilderExtensions
             return builder;
         }
 
+        builder.Services.AddSingleton(sp => sp.GetRequiredKeyedService<Orleans.CastIron.Streaming.Kafka.Providers.KafkaStreamControl>(CastIronKafkaOptions.StreamProvider));
         builder.Services.AddOptions<CastIronKafkaOptions>().Configure(o =>
         {
             configuration?.Bind(o);
@@ -49,6 +50,11 @@ public static class CastIronKafkaSiloBuilderExtensions
 
             o.Topics.Add(new KafkaTopicOptions { Name = options.TextPayloadTopic, GroupId = options.TextPayloadGroup, StreamNamespace = StreamingTextGrain.Namespace });
             o.Topics.Add(new KafkaTopicOptions { Name = options.VideoPayloadTopic, GroupId = options.VideoPayloadGroup, StreamNamespace = StreamingVideoGrain.Namespace });
+            if (options.BucketNotifications)
+            {
+                // MinIO keys each record by "bucket/key": one stream, hence one ordered consumer, per object.
+                o.Topics.Add(new KafkaTopicOptions { Name = options.SourceFileTopic, GroupId = options.SourceFileGroup, StreamNamespace = BucketNotificationGrain.Namespace, KeyField = "Key" });
+            }
         });
     }
 }

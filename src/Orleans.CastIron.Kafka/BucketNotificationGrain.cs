@@ -1,0 +1,52 @@
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+using Orleans.CastIron.Events;
+using Orleans.CastIron.Grains.Services;
+using Orleans.CastIron.Streaming.Kafka;
+using Orleans.CastIron.Streaming.Kafka.Providers;
+using Orleans.Streams;
+using Orleans.Streams.Core;
+
+namespace Orleans.CastIron.Kafka;
+
+/// <summary>A consumer of MinIO bucket notifications for one object (grain key = stream key = <c>bucket/key</c>).</summary>
+public interface IBucketNotificationGrain : IGrainWithStringKey;
+
+/// <summary>
+/// Reads MinIO's notifications from <c>castiron_etl_source_file</c> (record key <c>bucket/key</c>, so one activation and
+/// one ordered stream per object) and hands each event to the same routing as the folder watcher: <c>.toml</c> keys to
+/// the registry, data keys to their FileJob. A notification that cannot be read is dead-lettered.
+/// </summary>
+[ImplicitStreamSubscription(Namespace)]
+public sealed partial class BucketNotificationGrain(IntakeService intake, IServiceProvider services, ILogger<BucketNotificationGrain> logger)
+    : Grain, IBucketNotificationGrain, IAsyncObserver<KafkaRecord>, IStreamSubscriptionObserver
+{
+    /// <summary>Stream namespace of bucket notifications.</summary>
+    public const string Namespace = "castiron-bucket-events";
+
+    public async Task OnSubscribed(IStreamSubscriptionHandleFactory handleFactory)
+    {
+        ArgumentNullException.ThrowIfNull(handleFactory);
+        await handleFactory.Create<KafkaRecord>().ResumeAsync(this);
+    }
+
+    public async Task OnNextAsync(KafkaRecord item, StreamSequenceToken? token = null)
+    {
+        ArgumentNullException.ThrowIfNull(item);
+        if (!BucketEventParser.TryParse(item.Value, out var bucketEvent, out var error))
+        {
+            LogUnreadable(item.ToString(), error!.Message);
+            await services.GetRequiredKeyedService<KafkaDeadLetters>(CastIronKafkaOptions.StreamProvider)
+                .SendAsync(item, $"unreadable bucket notification ({error.Code}): {error.Message}");
+            return;
+        }
+
+        // Failures propagate: the provider retries delivery, then dead-letters the record.
+        await intake.RouteAsync(bucketEvent!, CancellationToken.None);
+    }
+
+    public Task OnErrorAsync(Exception ex) => Task.CompletedTask;
+
+    [LoggerMessage(1, LogLevel.Warning, "Bucket notification {Record} cannot be read: {Problem}")]
+    private partial void LogUnreadable(string record, string problem);
+}

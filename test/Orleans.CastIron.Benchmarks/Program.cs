@@ -8,8 +8,14 @@ using Orleans.CastIron.Storage;
 
 // File-workflow throughput: N small files dropped at once into an inbox, until all are archived, against a raw
 // baseline of the same folder moves (drop → renamed → processing → archive) done directly, in the same run.
-// Usage: dotnet run -c Release --project test/Orleans.CastIron.Benchmarks [-- <files>]
-var files = args.Length > 0 ? int.Parse(args[0], CultureInfo.InvariantCulture) : 1000;
+// Usage: dotnet run -c Release --project test/Orleans.CastIron.Benchmarks [-- files <n>] | [-- kafka <n>]
+if (args.Length > 0 && args[0] == "kafka")
+{
+    await Orleans.CastIron.Benchmarks.KafkaBenchmark.RunAsync(args.Length > 1 ? int.Parse(args[1], CultureInfo.InvariantCulture) : 20_000);
+    return;
+}
+
+var files = args.Length > 1 ? int.Parse(args[1], CultureInfo.InvariantCulture) : args.Length == 1 && args[0] != "files" ? int.Parse(args[0], CultureInfo.InvariantCulture) : 1000;
 Console.WriteLine($"Orleans.CastIron file-workflow benchmark: {files} files, {Environment.ProcessorCount} cores");
 
 var rawFileMove = await Measure("raw File.Move x3", async root =>

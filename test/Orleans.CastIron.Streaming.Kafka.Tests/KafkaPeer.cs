@@ -71,9 +71,3 @@ public sealed class KafkaPeer : IDisposable
 
     public void Dispose() => _owner?.Dispose();
 }
-
-[CollectionDefinition(Name)]
-public sealed class KafkaCollection : ICollectionFixture<KafkaPeer>
-{
-    public const string Name = "kafka";
-}

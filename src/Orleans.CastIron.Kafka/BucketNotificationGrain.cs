@@ -1,11 +1,8 @@
-using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Orleans.CastIron.Events;
 using Orleans.CastIron.Grains.Services;
 using Orleans.CastIron.Streaming.Kafka;
-using Orleans.CastIron.Streaming.Kafka.Providers;
 using Orleans.Streams;
-using Orleans.Streams.Core;
 
 namespace Orleans.CastIron.Kafka;
 
@@ -19,33 +16,24 @@ public interface IBucketNotificationGrain : IGrainWithStringKey;
 /// </summary>
 [ImplicitStreamSubscription(Namespace)]
 public sealed partial class BucketNotificationGrain(IntakeService intake, IServiceProvider services, ILogger<BucketNotificationGrain> logger)
-    : Grain, IBucketNotificationGrain, IAsyncObserver<KafkaRecord>, IStreamSubscriptionObserver
+    : KafkaConsumerGrain(services), IBucketNotificationGrain
 {
     /// <summary>Stream namespace of bucket notifications.</summary>
     public const string Namespace = "castiron-bucket-events";
 
-    public async Task OnSubscribed(IStreamSubscriptionHandleFactory handleFactory)
-    {
-        ArgumentNullException.ThrowIfNull(handleFactory);
-        await handleFactory.Create<KafkaRecord>().ResumeAsync(this);
-    }
-
-    public async Task OnNextAsync(KafkaRecord item, StreamSequenceToken? token = null)
+    public override async Task OnNextAsync(KafkaRecord item, StreamSequenceToken? token = null)
     {
         ArgumentNullException.ThrowIfNull(item);
         if (!BucketEventParser.TryParse(item.Value, out var bucketEvent, out var error))
         {
             LogUnreadable(item.ToString(), error!.Message);
-            await services.GetRequiredKeyedService<KafkaDeadLetters>(CastIronKafkaOptions.StreamProvider)
-                .SendAsync(item, $"unreadable bucket notification ({error.Code}): {error.Message}");
+            await DeadLetterAsync(item, $"unreadable bucket notification ({error.Code}): {error.Message}");
             return;
         }
 
         // Failures propagate: the provider retries delivery, then dead-letters the record.
         await intake.RouteAsync(bucketEvent!, CancellationToken.None);
     }
-
-    public Task OnErrorAsync(Exception ex) => Task.CompletedTask;
 
     [LoggerMessage(1, LogLevel.Warning, "Bucket notification {Record} cannot be read: {Problem}")]
     private partial void LogUnreadable(string record, string problem);

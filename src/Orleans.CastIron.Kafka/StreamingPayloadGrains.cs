@@ -1,13 +1,10 @@
 using System.Text;
-using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Orleans.CastIron.Events;
 using Orleans.CastIron.Processing;
 using Orleans.CastIron.Processing.Dotnet;
 using Orleans.CastIron.Streaming.Kafka;
-using Orleans.CastIron.Streaming.Kafka.Providers;
 using Orleans.Streams;
-using Orleans.Streams.Core;
 
 namespace Orleans.CastIron.Kafka;
 
@@ -23,15 +20,9 @@ public interface IStreamingPayloadGrain : IGrainWithStringKey;
 public abstract partial class StreamingPayloadGrainBase(
     ProcessorCatalog<ITextPayloadProcessor> handlers,
     IServiceProvider services,
-    ILogger logger) : Grain, IStreamingPayloadGrain, IAsyncObserver<KafkaRecord>, IStreamSubscriptionObserver
+    ILogger logger) : KafkaConsumerGrain(services), IStreamingPayloadGrain
 {
-    public async Task OnSubscribed(IStreamSubscriptionHandleFactory handleFactory)
-    {
-        ArgumentNullException.ThrowIfNull(handleFactory);
-        await handleFactory.Create<KafkaRecord>().ResumeAsync(this);
-    }
-
-    public async Task OnNextAsync(KafkaRecord item, StreamSequenceToken? token = null)
+    public override async Task OnNextAsync(KafkaRecord item, StreamSequenceToken? token = null)
     {
         ArgumentNullException.ThrowIfNull(item);
         if (!TextPayloadMessage.TryParse(item.Value, out var message, out var problem))
@@ -40,7 +31,7 @@ public abstract partial class StreamingPayloadGrainBase(
             return;
         }
 
-        var handler = handlers.Create(services, message!.WorkerRunMethod);
+        var handler = handlers.Create(Services, message!.WorkerRunMethod);
         if (handler is null)
         {
             await DeadLetterAsync(item, $"no payload handler is registered as '{message.WorkerRunMethod}' (registered: {string.Join(", ", handlers.Names)})");
@@ -64,12 +55,10 @@ public abstract partial class StreamingPayloadGrainBase(
         }
     }
 
-    public Task OnErrorAsync(Exception ex) => Task.CompletedTask;
-
-    private async Task DeadLetterAsync(KafkaRecord record, string reason)
+    private new async Task DeadLetterAsync(KafkaRecord record, string reason)
     {
         LogRejected(record.ToString(), reason);
-        await services.GetRequiredKeyedService<KafkaDeadLetters>(CastIronKafkaOptions.StreamProvider).SendAsync(record, reason);
+        await base.DeadLetterAsync(record, reason);
     }
 
     [LoggerMessage(1, LogLevel.Information, "invoking {WorkerRunMethod} for {Record} with arguments [{Arguments}]")]

@@ -18,6 +18,7 @@ public sealed partial class KafkaAdapterFactory(
     KafkaStreamOptions options,
     KafkaStreamControl control,
     KafkaDeadLetters deadLetters,
+    IKafkaDataAdapter dataAdapter,
     ILoggerFactory loggerFactory) : IQueueAdapterFactory, IQueueAdapter
 {
     private readonly ILogger _logger = loggerFactory.CreateLogger<KafkaAdapterFactory>();
@@ -29,7 +30,12 @@ public sealed partial class KafkaAdapterFactory(
     {
         var options = services.GetOptionsByName<KafkaStreamOptions>(name);
         return ActivatorUtilities.CreateInstance<KafkaAdapterFactory>(
-            services, name, options, services.GetRequiredKeyedService<KafkaStreamControl>(name), services.GetRequiredKeyedService<KafkaDeadLetters>(name));
+            services,
+            name,
+            options,
+            services.GetRequiredKeyedService<KafkaStreamControl>(name),
+            services.GetRequiredKeyedService<KafkaDeadLetters>(name),
+            services.GetKeyedService<IKafkaDataAdapter>(name) ?? DefaultKafkaDataAdapter.Instance);
     }
 
     public string Name => name;
@@ -64,7 +70,7 @@ public sealed partial class KafkaAdapterFactory(
     {
         EnsurePartitions();
         var (topic, partition, partitionControl) = _partitions[_mapper!.QueueToPartition(queueId)];
-        return new KafkaQueueAdapterReceiver(name, options, topic, partition, partitionControl, loggerFactory.CreateLogger<KafkaQueueAdapterReceiver>());
+        return new KafkaQueueAdapterReceiver(name, options, topic, partition, partitionControl, dataAdapter, loggerFactory.CreateLogger<KafkaQueueAdapterReceiver>());
     }
 
     public Task QueueMessageBatchAsync<T>(StreamId streamId, IEnumerable<T> events, StreamSequenceToken? token, Dictionary<string, object>? requestContext) =>

@@ -1,6 +1,5 @@
 using System.Collections.Concurrent;
 using System.Text;
-using System.Text.Json;
 using Confluent.Kafka;
 using Microsoft.Extensions.Logging;
 using Orleans.Runtime;
@@ -20,6 +19,7 @@ internal sealed partial class KafkaQueueAdapterReceiver(
     KafkaTopicOptions topic,
     int partition,
     KafkaPartitionControl control,
+    IKafkaDataAdapter dataAdapter,
     ILogger logger) : IQueueAdapterReceiver
 {
     private readonly ConcurrentDictionary<long, KafkaRecord> _inFlight = new();
@@ -90,7 +90,7 @@ internal sealed partial class KafkaQueueAdapterReceiver(
             };
             _inFlight[record.Offset] = record;
             control.Observe(result.Offset.Value);
-            batch.Add(new KafkaBatchContainer(StreamId.Create(topic.Namespace, StreamKey(record)), record));
+            batch.Add(new KafkaBatchContainer(dataAdapter.GetStreamId(topic, record), record));
         }
 
         return Task.FromResult(batch);
@@ -150,36 +150,6 @@ internal sealed partial class KafkaQueueAdapterReceiver(
         consumer.Close();
         consumer.Dispose();
         return Task.CompletedTask;
-    }
-
-    /// <summary>The stream key: the record key, else a configured JSON field, else the partition (keeping its order).</summary>
-    internal string StreamKey(KafkaRecord record)
-    {
-        if (record.Key is { Length: > 0 } key)
-        {
-            return key;
-        }
-
-        if (topic.KeyField is { } field)
-        {
-            try
-            {
-                using var document = JsonDocument.Parse(record.Value);
-                if (document.RootElement.ValueKind == JsonValueKind.Object
-                    && document.RootElement.TryGetProperty(field, out var value)
-                    && value.ValueKind == JsonValueKind.String
-                    && value.GetString() is { Length: > 0 } text)
-                {
-                    return text;
-                }
-            }
-            catch (JsonException)
-            {
-                // Unreadable values are the consumer's to report; here they simply keep partition order.
-            }
-        }
-
-        return $"partition-{record.Partition}";
     }
 
     public (long Committed, long HighWatermark) Position()

@@ -29,7 +29,8 @@ public class BucketNotificationTests : IAsyncLifetime
     {
         using (var producer = _kafka.CreateProducer())
         {
-            await producer.ProduceAsync(_topic, new Message<string?, string> { Key = "etl/warm-up", Value = "{}" });
+            // A valid notification for a key outside every inbox: it creates the topic and is ignored.
+            await producer.ProduceAsync(_topic, new Message<string?, string> { Key = "etl/warm-up.txt", Value = "{\"EventName\":\"s3:ObjectCreated:Put\",\"Key\":\"etl/warm-up.txt\"}" });
         }
 
         var builder = new InProcessTestClusterBuilder(initialSilosCount: 1);
@@ -140,6 +141,8 @@ public class BucketNotificationTests : IAsyncLifetime
 
         var dead = _kafka.ReadAll($"{_topic}-dlq", 1, TimeSpan.FromSeconds(30));
 
-        Assert.Contains("UnsupportedEvent", System.Text.Encoding.UTF8.GetString(Assert.Single(dead).Message.Headers.GetLastBytes("castiron-error")), StringComparison.Ordinal);
+        var letter = Assert.Single(dead);
+        Assert.Equal("etl/x", letter.Message.Key);
+        Assert.Contains("UnsupportedEvent", System.Text.Encoding.UTF8.GetString(letter.Message.Headers.GetLastBytes("castiron-error")), StringComparison.Ordinal);
     }
 }

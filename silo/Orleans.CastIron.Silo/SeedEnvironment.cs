@@ -13,6 +13,7 @@ public static class SeedEnvironment
         ["LOG_LEVEL"] = "Logging:LogLevel:Default",
         ["CASTIRON_DATA_PATH"] = "CastIron:LocalFolder:RootPath",
         ["CASTIRON_API_KEY"] = "CastIron:Api:ApiKey",
+        ["ENABLE_TIKA"] = "CastIron:MatchContentType",
         ["KAFKA_BROKER"] = "CastIron:Kafka:Broker",
         ["KAFKA_TOPIC_CASTIRON_TEXT_PAYLOAD"] = "CastIron:Kafka:TextPayloadTopic",
         ["KAFKA_TOPIC_CASTIRON_VIDEO_PAYLOAD"] = "CastIron:Kafka:VideoPayloadTopic",

@@ -9,6 +9,12 @@ public sealed class CastIronOptions
     /// <summary>How often queued and processing files are looked at again, to pick up what a crash or a lost event left behind. Default 30 s.</summary>
     public TimeSpan RecoveryInterval { get; set; } = TimeSpan.FromSeconds(30);
 
+    /// <summary>
+    /// Match files by content type too (<c>handled_mimetypes</c>, tried before the pattern, as the seed did with
+    /// <c>ENABLE_TIKA</c>). The content type is the object's own, as stored or announced. Default off.
+    /// </summary>
+    public bool MatchContentType { get; set; }
+
     /// <summary>Checks the settings; returns the problems found.</summary>
     public IEnumerable<string> Validate()
     {

@@ -10,6 +10,7 @@ internal sealed partial class ProcessorRegistryGrain(
     [PersistentState("registry", CastIronNames.GrainStorage)] IPersistentState<RegistryState> state,
     IObjectStore store,
     IJobEventSink jobEvents,
+    Microsoft.Extensions.Options.IOptions<CastIronOptions> options,
     TimeProvider time,
     ILogger<ProcessorRegistryGrain> logger) : Grain, IProcessorRegistryGrain
 {
@@ -61,7 +62,7 @@ internal sealed partial class ProcessorRegistryGrain(
         Task.FromResult(state.State.Configs.Values.OrderBy(c => c.ConfigKey, StringComparer.Ordinal).ToImmutableArray());
 
     Task<RegisteredConfig?> IProcessorRegistryGrain.MatchAsync(string fileKey, string? contentType) =>
-        Task.FromResult(ProcessorMatcher.Match(fileKey, _processors, contentType) is { } match ? state.State.Configs[match.ConfigKey] : null);
+        Task.FromResult(ProcessorMatcher.Match(fileKey, _processors, contentType, options.Value.MatchContentType) is { } match ? state.State.Configs[match.ConfigKey] : null);
 
     Task<RegisteredConfig?> IProcessorRegistryGrain.InboxOwnerAsync(string fileKey) =>
         Task.FromResult(ProcessorMatcher.InboxOwners(fileKey, _processors) is [var owner, ..] ? state.State.Configs[owner.ConfigKey] : null);

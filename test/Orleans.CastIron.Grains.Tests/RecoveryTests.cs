@@ -58,3 +58,29 @@ public class RecoveryTests
         Assert.Equal(1, TestProcessors.Calls[record.Id]);
     }
 }
+
+public class ContentTypeMatchingTests
+{
+    [Fact]
+    public async Task WithContentTypeMatching_HandledMimetypesTakeAFileThePatternMisses()
+    {
+        var root = WorkflowHost.NewRoot();
+        try
+        {
+            await using var host = await WorkflowHost.StartAsync(root, matchContentType: true);
+            var folder = Configs.Folder();
+            await host.DropAsync($"{folder}/cfg.toml", Configs.Dotnet("test.noop", glob: ".never", extraEtl: "handled_mimetypes = \"text/csv, application/json\""));
+            await WorkflowHost.WaitUntilAsync(() => Task.FromResult(host.Exists($"{folder}/05_canceled/.keep")), null, () => "config registered");
+
+            await host.DropAsync($"{folder}/01_inbox/data.json", "{}");
+            await host.DropAsync($"{folder}/01_inbox/notes.txt", "x");
+
+            await host.WaitForStatusAsync(folder, "data.json", FileStatus.Complete);
+            await host.WaitForStatusAsync(folder, "notes.txt", FileStatus.Queued);
+        }
+        finally
+        {
+            WorkflowHost.DeleteRoot(root);
+        }
+    }
+}

@@ -42,7 +42,7 @@ public sealed class WorkflowHost : IAsyncDisposable
     public IGrainFactory Grains => Cluster.Client;
 
     /// <summary>Starts a host; a given <paramref name="root"/> survives disposal (for restart tests), a generated one does not.</summary>
-    public static async Task<WorkflowHost> StartAsync(string? root = null, int maxConcurrency = 8)
+    public static async Task<WorkflowHost> StartAsync(string? root = null, int maxConcurrency = 8, bool matchContentType = false)
     {
         var ownsRoot = root is null;
         root ??= NewRoot();
@@ -51,7 +51,11 @@ public sealed class WorkflowHost : IAsyncDisposable
         builder.ConfigureSilo((_, silo) =>
         {
             silo.AddCastIron(
-                configure: o => o.RecoveryInterval = TimeSpan.FromSeconds(1),
+                configure: o =>
+                {
+                    o.RecoveryInterval = TimeSpan.FromSeconds(1);
+                    o.MatchContentType = matchContentType;
+                },
                 configureProcessing: o =>
                 {
                     o.MaxConcurrency = maxConcurrency;

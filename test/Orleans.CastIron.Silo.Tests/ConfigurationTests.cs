@@ -13,12 +13,14 @@ public class ConfigurationTests
             ["MINIO_ETL_BUCKET"] = "etl2",
             ["LOG_LEVEL"] = "debug",
             ["CASTIRON_API_KEY"] = "k",
+            ["ENABLE_TIKA"] = "true",
             ["UNRELATED"] = "x",
         }).Build();
 
         Assert.Equal("etl2", configuration["CastIron:Bucket"]);
         Assert.Equal("Debug", configuration["Logging:LogLevel:Default"]);
         Assert.Equal("k", configuration["CastIron:Api:ApiKey"]);
+        Assert.Equal("true", configuration["CastIron:MatchContentType"]);
     }
 
     [Fact]

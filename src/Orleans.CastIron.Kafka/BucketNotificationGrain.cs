@@ -1,4 +1,3 @@
-using Microsoft.Extensions.Logging;
 using Orleans.CastIron.Events;
 using Orleans.CastIron.Grains.Services;
 using Orleans.CastIron.Streaming.Kafka;
@@ -15,7 +14,7 @@ public interface IBucketNotificationGrain : IGrainWithStringKey;
 /// the registry, data keys to their FileJob. A notification that cannot be read is dead-lettered.
 /// </summary>
 [ImplicitStreamSubscription(Namespace)]
-public sealed partial class BucketNotificationGrain(IntakeService intake, IServiceProvider services, ILogger<BucketNotificationGrain> logger)
+public sealed class BucketNotificationGrain(IntakeService intake, IServiceProvider services)
     : KafkaConsumerGrain(services), IBucketNotificationGrain
 {
     /// <summary>Stream namespace of bucket notifications.</summary>
@@ -26,15 +25,11 @@ public sealed partial class BucketNotificationGrain(IntakeService intake, IServi
         ArgumentNullException.ThrowIfNull(item);
         if (!BucketEventParser.TryParse(item.Value, out var bucketEvent, out var error))
         {
-            LogUnreadable(item.ToString(), error!.Message);
-            await DeadLetterAsync(item, $"unreadable bucket notification ({error.Code}): {error.Message}");
+            await DeadLetterAsync(item, $"unreadable bucket notification ({error!.Code}): {error.Message}");
             return;
         }
 
         // Failures propagate: the provider retries delivery, then dead-letters the record.
         await intake.RouteAsync(bucketEvent!, CancellationToken.None);
     }
-
-    [LoggerMessage(1, LogLevel.Warning, "Bucket notification {Record} cannot be read: {Problem}")]
-    private partial void LogUnreadable(string record, string problem);
 }

@@ -55,17 +55,8 @@ public abstract partial class StreamingPayloadGrainBase(
         }
     }
 
-    private new async Task DeadLetterAsync(KafkaRecord record, string reason)
-    {
-        LogRejected(record.ToString(), reason);
-        await base.DeadLetterAsync(record, reason);
-    }
-
     [LoggerMessage(1, LogLevel.Information, "invoking {WorkerRunMethod} for {Record} with arguments [{Arguments}]")]
     private partial void LogInvoking(string workerRunMethod, string record, string arguments);
-
-    [LoggerMessage(2, LogLevel.Warning, "Payload {Record} rejected and dead-lettered: {Reason}")]
-    private partial void LogRejected(string record, string reason);
 }
 
 /// <summary>Consumes <c>castiron_text_payload</c>.</summary>

@@ -154,7 +154,8 @@ public sealed partial class ProcessorExecutor(
     {
         var config = request.Config;
         var name = config.Dotnet?.Processor ?? config.Python!.EntryPointName;
-        if (!catalog.TryGet(name, out var type))
+        var processor = catalog.Create(services, name);
+        if (processor is null)
         {
             var known = string.Join(", ", catalog.Names);
             return Outcome(request, ProcessorOutcomeKind.Failed, $"no .NET processor is registered as '{name}' (registered: {(known.Length == 0 ? "none" : known)})", output);
@@ -184,7 +185,7 @@ public sealed partial class ProcessorExecutor(
         }
 
         using var writer = output.CreateWriter();
-        var processorLogger = services.GetRequiredService<ILoggerFactory>().CreateLogger(type!);
+        var processorLogger = services.GetRequiredService<ILoggerFactory>().CreateLogger(processor.GetType());
         var context = new FileJobContext
         {
             LocalPath = localPath,
@@ -201,7 +202,6 @@ public sealed partial class ProcessorExecutor(
             Output = writer,
             Logger = processorLogger,
         };
-        var processor = catalog.Create(services, name)!;
         try
         {
             await processor.ProcessAsync(context, cancellationToken).ConfigureAwait(false);

@@ -67,11 +67,8 @@ public sealed class CastIronService(
     {
         var hosts = await grains.GetGrain<IManagementGrain>(0).GetHosts(onlyActive: true);
         var configs = await Registry.GetConfigsAsync();
-        var jobs = new Dictionary<string, int>();
-        foreach (var status in Enum.GetValues<FileStatus>())
-        {
-            jobs[status.ToString()] = (await statusStore.QueryAsync(status, int.MaxValue, cancellationToken)).Count;
-        }
+        var records = await statusStore.QueryAsync(null, int.MaxValue, cancellationToken);
+        var jobs = Enum.GetValues<FileStatus>().ToDictionary(s => s.ToString(), s => records.Count(r => r.Status == s));
 
         return new
         {

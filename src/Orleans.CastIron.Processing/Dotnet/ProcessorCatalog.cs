@@ -44,9 +44,6 @@ public sealed class ProcessorCatalog<TProcessor>
     /// <summary>Registered names.</summary>
     public IEnumerable<string> Names => _processors.Keys.Order(StringComparer.Ordinal);
 
-    /// <summary>The processor type registered under <paramref name="name"/>, if any.</summary>
-    public bool TryGet(string name, out Type? type) => _processors.TryGetValue(name, out type);
-
     private static IEnumerable<Type> LoadableTypes(Assembly assembly)
     {
         try

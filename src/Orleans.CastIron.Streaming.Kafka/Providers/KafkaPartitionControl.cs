@@ -23,7 +23,7 @@ public sealed class KafkaPartitionControl(string topic, int partition, KafkaStre
     public bool Active => Volatile.Read(ref _receiver) is not null;
 
     /// <summary>The partition's end offset, when read here.</summary>
-    public long? HighWatermark => Volatile.Read(ref _receiver)?.Position().HighWatermark;
+    public long? HighWatermark => Volatile.Read(ref _receiver)?.HighWatermark();
 
     internal void Attach(KafkaQueueAdapterReceiver receiver) => Volatile.Write(ref _receiver, receiver);
 

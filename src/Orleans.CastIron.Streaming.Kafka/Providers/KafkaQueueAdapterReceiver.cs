@@ -152,17 +152,8 @@ internal sealed partial class KafkaQueueAdapterReceiver(
         return Task.CompletedTask;
     }
 
-    public (long Committed, long HighWatermark) Position()
-    {
-        var consumer = _consumer;
-        if (consumer is null)
-        {
-            return (-1, -1);
-        }
-
-        var watermarks = consumer.GetWatermarkOffsets(TopicPartition);
-        return (_lastStored + 1, watermarks.High.Value);
-    }
+    /// <summary>The partition's end offset as this consumer last learned it, or <see langword="null"/> after shutdown.</summary>
+    public long? HighWatermark() => _consumer?.GetWatermarkOffsets(TopicPartition).High.Value;
 
     [LoggerMessage(1, LogLevel.Information, "Kafka stream provider '{Provider}' reads {TopicPartition}")]
     private partial void LogAssigned(string provider, string topicPartition);

@@ -32,7 +32,7 @@ public sealed record FileStatusRecord
     /// <summary>The name the file was dropped with.</summary>
     [Id(4)] public string OriginalFilename { get; init; } = "";
 
-    /// <summary>The key the FileJob grain is known by: the renamed key in the inbox.</summary>
+    /// <summary>The file's key in its inbox (<c>&lt;folder&gt;/&lt;id&gt;-&lt;name&gt;</c>): stage keys are derived from it and a retry puts the file back there.</summary>
     [Id(5)] public string JobKey { get; init; } = "";
 
     /// <summary>The current or last job id.</summary>
@@ -41,8 +41,11 @@ public sealed record FileStatusRecord
     /// <summary>The config that took the file.</summary>
     [Id(7)] public string? ConfigKey { get; init; }
 
-    /// <summary>Attempts made by the current job.</summary>
+    /// <summary>Attempts of the current job whose processor started (an attempt waiting for a slot is not one).</summary>
     [Id(8)] public int Attempts { get; init; }
+
+    /// <summary>Attempts of the current job lost to a silo stop or crash; they are run again and do not count as attempts.</summary>
+    [Id(17)] public int Interruptions { get; init; }
 
     /// <summary>Why the file is Failed or Canceled.</summary>
     [Id(9)] public string? Reason { get; init; }

@@ -6,8 +6,17 @@ public sealed class CastIronOptions
     /// <summary>The bucket watched (the seed's <c>minio_etl_bucket</c>). Default <c>etl</c>.</summary>
     public string Bucket { get; set; } = "etl";
 
-    /// <summary>How often queued and processing files are looked at again, to pick up what a crash or a lost event left behind. Default 30 s.</summary>
+    /// <summary>
+    /// When an in-flight job nothing else wakes is looked at again (a lost outcome report, a step stuck on a store
+    /// error), beyond its own timers. Not a sweep: it is one job's durable timer. Default 30 s.
+    /// </summary>
     public TimeSpan RecoveryInterval { get; set; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>How long a finished job's grain state is kept (its status record stays in the status store). Default 1 hour.</summary>
+    public TimeSpan Retention { get; set; } = TimeSpan.FromHours(1);
+
+    /// <summary>Attempts lost to silo stops or crashes before a file is Failed (so a file that kills its silo cannot loop). Default 5.</summary>
+    public int MaxInterruptions { get; set; } = 5;
 
     /// <summary>
     /// Match files by content type too (<c>handled_mimetypes</c>, tried before the pattern, as the seed did with
@@ -26,6 +35,16 @@ public sealed class CastIronOptions
         if (RecoveryInterval <= TimeSpan.Zero)
         {
             yield return $"CastIron:{nameof(RecoveryInterval)} must be positive";
+        }
+
+        if (Retention < TimeSpan.Zero)
+        {
+            yield return $"CastIron:{nameof(Retention)} must not be negative";
+        }
+
+        if (MaxInterruptions is < 0 or > 1000)
+        {
+            yield return $"CastIron:{nameof(MaxInterruptions)} must be between 0 and 1000";
         }
     }
 }

@@ -10,14 +10,17 @@ internal sealed partial class ProcessorRegistryGrain(
     [PersistentState("registry", CastIronNames.GrainStorage)] IPersistentState<RegistryState> state,
     IObjectStore store,
     IJobEventSink jobEvents,
-    Microsoft.Extensions.Options.IOptions<CastIronOptions> options,
+    Services.IntakeService intake,
     TimeProvider time,
     ILogger<ProcessorRegistryGrain> logger) : Grain, IProcessorRegistryGrain
 {
     /// <summary>Configs larger than this are refused unread.</summary>
     private const long MaxConfigBytes = 1024 * 1024;
 
+    private static readonly TimeSpan LongPoll = TimeSpan.FromSeconds(20);
+
     private ImmutableArray<RegisteredProcessor> _processors = [];
+    private TaskCompletionSource<RegistrySnapshot> _changed = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
     private string Bucket => this.GetPrimaryKeyString();
 
@@ -61,11 +64,34 @@ internal sealed partial class ProcessorRegistryGrain(
     Task<ImmutableArray<RegisteredConfig>> IProcessorRegistryGrain.GetConfigsAsync() =>
         Task.FromResult(state.State.Configs.Values.OrderBy(c => c.ConfigKey, StringComparer.Ordinal).ToImmutableArray());
 
-    Task<RegisteredConfig?> IProcessorRegistryGrain.MatchAsync(string fileKey, string? contentType) =>
-        Task.FromResult(ProcessorMatcher.Match(fileKey, _processors, contentType, options.Value.MatchContentType) is { } match ? state.State.Configs[match.ConfigKey] : null);
+    Task<RegistrySnapshot> IProcessorRegistryGrain.GetSnapshotAsync() => Task.FromResult(Snapshot());
 
-    Task<RegisteredConfig?> IProcessorRegistryGrain.InboxOwnerAsync(string fileKey) =>
-        Task.FromResult(ProcessorMatcher.InboxOwners(fileKey, _processors) is [var owner, ..] ? state.State.Configs[owner.ConfigKey] : null);
+    async Task<RegistrySnapshot> IProcessorRegistryGrain.WaitForChangeAsync(long knownVersion)
+    {
+        if (state.State.Version != knownVersion)
+        {
+            return Snapshot();
+        }
+
+        var changed = _changed.Task;
+        // Kept alive by the polls of every silo; answers before Orleans' response timeout.
+        await Task.WhenAny(changed, Task.Delay(LongPoll, time));
+        return Snapshot();
+    }
+
+    private RegistrySnapshot Snapshot() =>
+        new(state.State.Version, [.. state.State.Configs.Values.OrderBy(c => c.ConfigKey, StringComparer.Ordinal)]);
+
+    /// <summary>Saves a change under a new version and tells the silos' caches.</summary>
+    private async Task SaveAsync()
+    {
+        state.State.Version++;
+        await state.WriteStateAsync();
+        RebuildMatcher();
+        var changed = _changed;
+        _changed = new TaskCompletionSource<RegistrySnapshot>(TaskCreationOptions.RunContinuationsAsynchronously);
+        changed.TrySetResult(Snapshot());
+    }
 
     private async Task LoadAsync(string configKey)
     {
@@ -130,8 +156,7 @@ internal sealed partial class ProcessorRegistryGrain(
         }
 
         state.State.Configs[configKey] = entry;
-        await state.WriteStateAsync();
-        RebuildMatcher();
+        await SaveAsync();
 
         if (entry.Registered)
         {
@@ -142,7 +167,8 @@ internal sealed partial class ProcessorRegistryGrain(
                 await EnsureFolderAsync(folder);
             }
 
-            await WakeInboxAsync(paths.InboxFolder);
+            // Outside this grain's turn, in bounded batches, once every silo's cache has the new version.
+            intake.WakeInbox(Bucket, paths.InboxFolder, state.State.Version);
         }
     }
 
@@ -150,8 +176,7 @@ internal sealed partial class ProcessorRegistryGrain(
     {
         if (state.State.Configs.Remove(configKey))
         {
-            await state.WriteStateAsync();
-            RebuildMatcher();
+            await SaveAsync();
             LogUnregistered(configKey);
         }
     }
@@ -165,24 +190,6 @@ internal sealed partial class ProcessorRegistryGrain(
         if (await store.StatAsync(Bucket, keep) is null)
         {
             await store.WriteTextAsync(Bucket, keep, "");
-        }
-    }
-
-    /// <summary>Files that waited in an inbox before its config arrived are looked at again (seed F-19, without moving them).</summary>
-    private async Task WakeInboxAsync(string inbox)
-    {
-        var keys = new List<string>();
-        await foreach (var item in store.ListAsync(Bucket, inbox, recursive: false))
-        {
-            if (SkipRules.Route(item.Key) == EventRoute.DataFile)
-            {
-                keys.Add(item.Key);
-            }
-        }
-
-        foreach (var chunk in keys.Chunk(64))
-        {
-            await Task.WhenAll(chunk.Select(key => GrainFactory.GetGrain<IFileJobGrain>($"{Bucket}/{key}").ResumeAsync()));
         }
     }
 

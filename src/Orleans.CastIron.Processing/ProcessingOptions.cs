@@ -24,6 +24,12 @@ public sealed class ProcessingOptions
     /// <summary>Folder whose DLLs are loaded at start to find more .NET processors. Default <c>plugins</c>.</summary>
     public string PluginsPath { get; set; } = "plugins";
 
+    /// <summary>
+    /// How long a stopping silo lets running processors finish (no new ones start; waiting files stay where they are).
+    /// Attempts still running then are abandoned and run again after the restart, without counting. Default 30 s.
+    /// </summary>
+    public TimeSpan ShutdownGracePeriod { get; set; } = TimeSpan.FromSeconds(30);
+
     /// <summary>Checks the settings; returns the problems found.</summary>
     public IEnumerable<string> Validate()
     {
@@ -42,17 +48,14 @@ public sealed class ProcessingOptions
             yield return $"CastIron:Processing:{nameof(DefaultMaxAttempts)} must be between 1 and 1000";
         }
 
+        if (ShutdownGracePeriod < TimeSpan.Zero)
+        {
+            yield return $"CastIron:Processing:{nameof(ShutdownGracePeriod)} must not be negative";
+        }
+
         if (RetryBaseDelay < TimeSpan.Zero || RetryMaxDelay < RetryBaseDelay)
         {
             yield return $"CastIron:Processing:{nameof(RetryBaseDelay)} must be >= 0 and <= {nameof(RetryMaxDelay)}";
         }
-    }
-
-    /// <summary>The wait before attempt <paramref name="nextAttempt"/> (2 or more): base × 2^(n-2), capped.</summary>
-    public TimeSpan RetryDelay(int nextAttempt)
-    {
-        var factor = Math.Pow(2, Math.Clamp(nextAttempt - 2, 0, 30));
-        var delay = TimeSpan.FromTicks((long)Math.Min(RetryBaseDelay.Ticks * factor, RetryMaxDelay.Ticks));
-        return delay;
     }
 }

@@ -1,4 +1,3 @@
-using System.Collections.Concurrent;
 using System.Globalization;
 using System.Text.Json;
 using Microsoft.Extensions.DependencyInjection;
@@ -26,64 +25,77 @@ public sealed partial class ProcessorExecutor(
     IOptions<ProcessingOptions> options,
     ILogger<ProcessorExecutor> logger)
 {
-    private readonly SemaphoreSlim _global = new(options.Value.MaxConcurrency, options.Value.MaxConcurrency);
-    private readonly ConcurrentDictionary<string, SemaphoreSlim> _perConfig = new(StringComparer.Ordinal);
-
     /// <summary>Runs one attempt; never throws for processor problems.</summary>
     /// <param name="canceled">Fires when a user cancels the job.</param>
-    public async Task<ProcessorOutcome> ExecuteAsync(ProcessorRunRequest request, CancellationToken canceled)
+    /// <param name="shutdown">Fires when the silo stops; the attempt is then abandoned and <see langword="null"/> returned (it is run again after the restart, uncounted).</param>
+    public async Task<ProcessorOutcome?> ExecuteAsync(ProcessorRunRequest request, CancellationToken canceled, CancellationToken shutdown = default)
     {
         ArgumentNullException.ThrowIfNull(request);
         var output = new OutputTail();
         using var scope = logger.BeginScope(new Dictionary<string, object> { ["FileId"] = request.FileId, ["JobId"] = request.JobId, ["ObjectKey"] = request.ObjectKey });
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(canceled, shutdown);
+        var outcome = await RunAsync(request, output, stop.Token, canceled).ConfigureAwait(false);
+        if (shutdown.IsCancellationRequested && !canceled.IsCancellationRequested && outcome.Kind != ProcessorOutcomeKind.Succeeded)
+        {
+            LogAbandoned(request.ObjectKey, request.JobId, request.Attempt);
+            return null;
+        }
 
-        var perConfig = request.Config.MaxConcurrency is { } limit
-            ? _perConfig.GetOrAdd(request.ConfigKey + "#" + limit.ToString(CultureInfo.InvariantCulture), _ => new SemaphoreSlim(limit, limit))
-            : null;
+        return outcome;
+    }
+
+    /// <summary>The folder holding job folders.</summary>
+    public string WorkRoot => options.Value.WorkPath ?? Path.Combine(Path.GetTempPath(), "castiron-jobs");
+
+    /// <summary>
+    /// Deletes job folders left by silo processes that are gone (a kill leaves its attempts' folders behind). Folders
+    /// are named after the process that made them, so other silos on the machine keep theirs.
+    /// </summary>
+    public int CleanOrphanedJobFolders()
+    {
+        if (!Directory.Exists(WorkRoot))
+        {
+            return 0;
+        }
+
+        var removed = 0;
+        foreach (var folder in Directory.EnumerateDirectories(WorkRoot))
+        {
+            var name = Path.GetFileName(folder);
+            var dash = name.IndexOf('-', StringComparison.Ordinal);
+            if (name.StartsWith('p') && dash > 1 && int.TryParse(name.AsSpan(1, dash - 1), NumberStyles.None, CultureInfo.InvariantCulture, out var pid) && !IsAlive(pid))
+            {
+                TryDelete(folder);
+                removed++;
+            }
+        }
+
+        return removed;
+    }
+
+    private static bool IsAlive(int pid)
+    {
+        if (pid == Environment.ProcessId)
+        {
+            return true;
+        }
+
         try
         {
-            await _global.WaitAsync(canceled).ConfigureAwait(false);
+            using var process = System.Diagnostics.Process.GetProcessById(pid);
+            return !process.HasExited;
         }
-        catch (OperationCanceledException)
+        catch (ArgumentException)
         {
-            return Outcome(request, ProcessorOutcomeKind.Canceled, "canceled by a user before it started", output);
-        }
-
-        try
-        {
-            if (perConfig is not null)
-            {
-                try
-                {
-                    await perConfig.WaitAsync(canceled).ConfigureAwait(false);
-                }
-                catch (OperationCanceledException)
-                {
-                    return Outcome(request, ProcessorOutcomeKind.Canceled, "canceled by a user before it started", output);
-                }
-            }
-
-            try
-            {
-                return await RunAsync(request, output, canceled).ConfigureAwait(false);
-            }
-            finally
-            {
-                perConfig?.Release();
-            }
-        }
-        finally
-        {
-            _global.Release();
+            return false;
         }
     }
 
-    private async Task<ProcessorOutcome> RunAsync(ProcessorRunRequest request, OutputTail output, CancellationToken canceled)
+    private async Task<ProcessorOutcome> RunAsync(ProcessorRunRequest request, OutputTail output, CancellationToken stop, CancellationToken canceled)
     {
-        var workRoot = options.Value.WorkPath ?? Path.Combine(Path.GetTempPath(), "castiron-jobs");
-        var folder = Path.Combine(workRoot, $"{SafeName(request.JobId)}-{request.Attempt}-{Guid.NewGuid():N}");
+        var folder = Path.Combine(WorkRoot, $"p{Environment.ProcessId}-{SafeName(request.JobId)}-{request.Attempt}-{Guid.NewGuid():N}");
         using var timeout = new CancellationTokenSource(request.Timeout);
-        using var linked = CancellationTokenSource.CreateLinkedTokenSource(canceled, timeout.Token);
+        using var linked = CancellationTokenSource.CreateLinkedTokenSource(stop, timeout.Token);
         LogAttemptStarted(request.ObjectKey, request.JobId, request.Attempt, request.Config.Kind);
         try
         {
@@ -100,6 +112,10 @@ public sealed partial class ProcessorExecutor(
         catch (OperationCanceledException) when (canceled.IsCancellationRequested)
         {
             return Outcome(request, ProcessorOutcomeKind.Canceled, "canceled by a user", output);
+        }
+        catch (OperationCanceledException) when (stop.IsCancellationRequested)
+        {
+            return Outcome(request, ProcessorOutcomeKind.Failed, "the silo is stopping", output);
         }
         catch (OperationCanceledException) when (timeout.IsCancellationRequested)
         {
@@ -256,6 +272,9 @@ public sealed partial class ProcessorExecutor(
 
     [LoggerMessage(2, LogLevel.Information, "Attempt {Attempt} of job {JobId} on '{ObjectKey}' ended: {Outcome} {Reason}")]
     private partial void LogAttemptEnded(string objectKey, string jobId, int attempt, ProcessorOutcomeKind outcome, string? reason);
+
+    [LoggerMessage(4, LogLevel.Warning, "Attempt {Attempt} of job {JobId} on '{ObjectKey}' was abandoned: the silo is stopping; it runs again after the restart")]
+    private partial void LogAbandoned(string objectKey, string jobId, int attempt);
 
     [LoggerMessage(3, LogLevel.Warning, "Could not delete the job folder '{Folder}'")]
     private partial void LogCleanupFailed(Exception exception, string folder);

@@ -1,3 +1,4 @@
+using Microsoft.Extensions.DependencyInjection;
 using Orleans.CastIron.Grains.State;
 
 namespace Orleans.CastIron.Grains.Tests;
@@ -149,7 +150,7 @@ public class FileWorkflowTests(WorkflowFixture fixture)
         await TestProcessors.StartedSignal(name).Task.WaitAsync(WorkflowHost.DefaultWait);
         var running = await Host.WaitForStatusAsync(folder, name, FileStatus.Processing);
 
-        var result = await Host.Grains.GetGrain<IFileJobGrain>(running.JobKey).CancelAsync(null);
+        var result = await Host.Grains.GetGrain<IFileJobGrain>(running.Id).CancelAsync(null);
 
         Assert.True(result.Accepted, result.Message);
         var record = await Host.WaitForStatusAsync(folder, name, FileStatus.Canceled);
@@ -170,7 +171,7 @@ public class FileWorkflowTests(WorkflowFixture fixture)
         Assert.Equal($"{folder}/01_inbox/{record.Id}-notes.txt", record.FileName);
         Assert.Null(record.JobId);
 
-        var result = await Host.Grains.GetGrain<IFileJobGrain>(record.JobKey).CancelAsync("not wanted");
+        var result = await Host.Grains.GetGrain<IFileJobGrain>(record.Id).CancelAsync("not wanted");
 
         Assert.True(result.Accepted, result.Message);
         var canceled = await Host.WaitForStatusAsync(folder, "notes.txt", FileStatus.Canceled);
@@ -289,12 +290,14 @@ public class FileWorkflowTests(WorkflowFixture fixture)
 
         var drop = new Events.BucketEvent { EventName = "s3:ObjectCreated:Put", Bucket = WorkflowHost.Bucket, Key = $"{folder}/01_inbox/once.csv" };
         var renamed = drop with { EventName = "s3:ObjectCreated:Copy", Key = $"{folder}/01_inbox/{record.Id}-once.csv" };
+        var intake = Host.Services.GetRequiredService<Services.IntakeService>();
         foreach (var replay in new[] { drop, renamed, drop, renamed })
         {
-            await Host.Grains.GetGrain<IFileJobGrain>(replay.ObjectId).HandleEventAsync(replay);
+            await intake.RouteAsync(replay, CancellationToken.None);
+            await Host.Grains.GetGrain<IFileJobGrain>(record.Id).ObjectSeenAsync(replay);
         }
 
-        await Host.Grains.GetGrain<IFileJobGrain>(record.JobKey).ResumeAsync();
+        await Host.Grains.GetGrain<IFileJobGrain>(record.Id).ResumeAsync();
 
         var after = Assert.Single(await Host.FilesAsync(folder));
         Assert.Equal(FileStatus.Complete, after.Status);
@@ -323,10 +326,10 @@ public class FileWorkflowTests(WorkflowFixture fixture)
         // The flaky processor counts attempts per job; a retry starts a new job, so make the next one succeed.
         await Host.DropAsync($"{folder}/cfg.toml", Configs.Dotnet("test.noop", extraEtl: "max_attempts = 1"));
         await WorkflowHost.WaitUntilAsync(
-            async () => (await Host.Grains.GetGrain<IProcessorRegistryGrain>(WorkflowHost.Bucket).MatchAsync($"{folder}/01_inbox/x.csv", null))?.Config?.Dotnet?.Processor == "test.noop",
+            async () => (await Host.Grains.GetGrain<IProcessorRegistryGrain>(WorkflowHost.Bucket).GetConfigsAsync()).Single(c => c.ConfigKey == $"{folder}/cfg.toml").Config?.Dotnet?.Processor == "test.noop",
             null,
             () => "the replaced config");
-        var result = await Host.Grains.GetGrain<IFileJobGrain>(failed.JobKey).RetryAsync();
+        var result = await Host.Grains.GetGrain<IFileJobGrain>(failed.Id).RetryAsync(null);
 
         Assert.True(result.Accepted, result.Message);
         var done = await Host.WaitForStatusAsync(folder, "again.csv", FileStatus.Complete);
@@ -345,11 +348,11 @@ public class FileWorkflowTests(WorkflowFixture fixture)
         await RegisterAsync(folder, Configs.Dotnet("test.noop"));
         await Host.DropAsync($"{folder}/01_inbox/done.csv", "a\n");
         var record = await Host.WaitForStatusAsync(folder, "done.csv", FileStatus.Complete);
-        var grain = Host.Grains.GetGrain<IFileJobGrain>(record.JobKey);
+        var grain = Host.Grains.GetGrain<IFileJobGrain>(record.Id);
 
         var cancel = await grain.CancelAsync(null);
-        var retry = await grain.RetryAsync();
-        var unknown = await Host.Grains.GetGrain<IFileJobGrain>($"{WorkflowHost.Bucket}/{folder}/nothing.csv").CancelAsync(null);
+        var retry = await grain.RetryAsync(null);
+        var unknown = await Host.Grains.GetGrain<IFileJobGrain>(FileIds.ForDrop(WorkflowHost.Bucket, $"{folder}/nothing.csv", "none")).CancelAsync(null);
 
         Assert.False(cancel.Accepted);
         Assert.Contains("Complete", cancel.Message, StringComparison.Ordinal);

@@ -32,7 +32,9 @@ public class RecoveryTests
         var record = await second.WaitForStatusAsync(folder, name, FileStatus.Complete);
 
         Assert.Equal(fileId, record.Id);
-        Assert.Equal(2, record.Attempts);
+        // The attempt lost with its silo is run again without counting as one.
+        Assert.Equal(1, record.Attempts);
+        Assert.Equal(1, record.Interruptions);
         Assert.Equal([FileStatus.Queued, FileStatus.Processing, FileStatus.Complete], record.Transitions.Select(t => t.Status));
         Assert.True(second.Exists($"{folder}/03_archive/{fileId}-{name}"));
         Assert.Equal([$"{folder}/02_processing/.keep"], second.List($"{folder}/02_processing"));

@@ -91,7 +91,7 @@ public class ShellProcessorTests(WorkflowFixture fixture)
         await WorkflowHost.WaitUntilAsync(() => Task.FromResult(File.Exists(marker)), null, () => "the script to start");
         var running = await Host.WaitForStatusAsync(folder, "long.csv", FileStatus.Processing);
 
-        var result = await Host.Grains.GetGrain<IFileJobGrain>(running.JobKey).CancelAsync(null);
+        var result = await Host.Grains.GetGrain<IFileJobGrain>(running.Id).CancelAsync(null);
 
         Assert.True(result.Accepted, result.Message);
         var canceled = await Host.WaitForStatusAsync(folder, "long.csv", FileStatus.Canceled, TimeSpan.FromSeconds(20));

@@ -114,7 +114,7 @@ public sealed class WorkflowHost : IAsyncDisposable
 
     /// <summary>Status records of files dropped under <paramref name="folder"/>.</summary>
     public async Task<IReadOnlyList<FileStatusRecord>> FilesAsync(string folder) =>
-        [.. (await StatusStore.QueryAsync(null, int.MaxValue)).Where(r => r.JobKey.StartsWith($"{Bucket}/{folder}/", StringComparison.Ordinal))];
+        [.. (await StatusStore.QueryAsync(null, int.MaxValue)).Where(r => r.JobKey.StartsWith($"{folder}/", StringComparison.Ordinal))];
 
     /// <summary>Waits until exactly one file dropped under <paramref name="folder"/> as <paramref name="originalName"/> has <paramref name="status"/>.</summary>
     public async Task<FileStatusRecord> WaitForStatusAsync(string folder, string originalName, FileStatus status, TimeSpan? timeout = null)

@@ -21,21 +21,27 @@ public sealed class CastIronService(
 {
     private IProcessorRegistryGrain Registry => grains.GetGrain<IProcessorRegistryGrain>(options.Value.Bucket);
 
-    /// <summary>The live status of a file by id (from its grain), or <see langword="null"/>.</summary>
+    /// <summary>The live status of a file by id (from its job, else the status store), or <see langword="null"/>.</summary>
     public async Task<FileStatusRecord?> GetFileAsync(string id, CancellationToken cancellationToken)
     {
-        var indexed = await statusStore.GetAsync(id, cancellationToken);
-        return indexed is null ? null : await grains.GetGrain<IFileJobGrain>(indexed.JobKey).GetStatusAsync() ?? indexed;
+        if (!FileIds.IsValid(id))
+        {
+            return null;
+        }
+
+        return await grains.GetGrain<IFileJobGrain>(id).GetStatusAsync() ?? await statusStore.GetAsync(id, cancellationToken);
     }
 
     public Task<IReadOnlyList<FileStatusRecord>> QueryFilesAsync(FileStatus? status, int limit, CancellationToken cancellationToken) =>
         statusStore.QueryAsync(status, limit, cancellationToken);
 
     public Task<CommandResult> CancelAsync(string id, CancellationToken cancellationToken) =>
-        CommandAsync(id, grain => grain.CancelAsync(null), cancellationToken);
+        FileIds.IsValid(id) ? grains.GetGrain<IFileJobGrain>(id).CancelAsync(null) : Task.FromResult(NoSuchFile(id));
 
-    public Task<CommandResult> RetryAsync(string id, CancellationToken cancellationToken) =>
-        CommandAsync(id, grain => grain.RetryAsync(), cancellationToken);
+    public async Task<CommandResult> RetryAsync(string id, CancellationToken cancellationToken) =>
+        FileIds.IsValid(id)
+            ? await grains.GetGrain<IFileJobGrain>(id).RetryAsync(await statusStore.GetAsync(id, cancellationToken))
+            : NoSuchFile(id);
 
     public Task<System.Collections.Immutable.ImmutableArray<RegisteredConfig>> GetProcessorsAsync() => Registry.GetConfigsAsync();
 
@@ -95,11 +101,5 @@ public sealed class CastIronService(
         };
     }
 
-    private async Task<CommandResult> CommandAsync(string id, Func<IFileJobGrain, Task<CommandResult>> command, CancellationToken cancellationToken)
-    {
-        var indexed = await statusStore.GetAsync(id, cancellationToken);
-        return indexed is null
-            ? new CommandResult(false, $"no file with id '{id}'", null)
-            : await command(grains.GetGrain<IFileJobGrain>(indexed.JobKey));
-    }
+    private static CommandResult NoSuchFile(string id) => new(false, $"no file with id '{id}'", null);
 }

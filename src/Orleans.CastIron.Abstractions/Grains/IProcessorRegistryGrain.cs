@@ -56,14 +56,20 @@ public interface IProcessorRegistryGrain : IGrainWithStringKey
     [ReadOnly, AlwaysInterleave, Alias("GetConfigs")]
     Task<ImmutableArray<RegisteredConfig>> GetConfigsAsync();
 
-    /// <summary>The registered config that takes <paramref name="fileKey"/>, or <see langword="null"/>.</summary>
-    [ReadOnly, AlwaysInterleave, Alias("Match")]
-    Task<RegisteredConfig?> MatchAsync(string fileKey, string? contentType);
+    /// <summary>Every known config with the registry's version (it grows with each change).</summary>
+    [ReadOnly, AlwaysInterleave, Alias("GetSnapshot")]
+    Task<RegistrySnapshot> GetSnapshotAsync();
 
     /// <summary>
-    /// The best registered config whose inbox is the folder of <paramref name="fileKey"/> (whatever its pattern), or
-    /// <see langword="null"/> when the file is not in a registered inbox.
+    /// Answers as soon as the version passes <paramref name="knownVersion"/>, or after about 20 s with the current
+    /// snapshot: how each silo's matching cache follows the registry.
     /// </summary>
-    [ReadOnly, AlwaysInterleave, Alias("InboxOwner")]
-    Task<RegisteredConfig?> InboxOwnerAsync(string fileKey);
+    [ReadOnly, AlwaysInterleave, Alias("WaitForChange")]
+    Task<RegistrySnapshot> WaitForChangeAsync(long knownVersion);
 }
+
+/// <summary>The registry's configs at one version.</summary>
+[GenerateSerializer, Immutable, Alias("castiron.RegistrySnapshot")]
+public sealed record RegistrySnapshot(
+    [property: Id(0)] long Version,
+    [property: Id(1)] ImmutableArray<RegisteredConfig> Configs);

@@ -9,10 +9,7 @@ public sealed record ProcessorRunRequest
     /// <summary>The bucket.</summary>
     [Id(0)] public string Bucket { get; init; } = "";
 
-    /// <summary>The FileJob grain key (<c>bucket/key</c>) to report the outcome to.</summary>
-    [Id(1)] public string FileJobKey { get; init; } = "";
-
-    /// <summary>The file id.</summary>
+    /// <summary>The file id (also the key of the FileJob grain the outcome is reported to).</summary>
     [Id(2)] public string FileId { get; init; } = "";
 
     /// <summary>The job id.</summary>

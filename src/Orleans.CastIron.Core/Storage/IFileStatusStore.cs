@@ -19,3 +19,28 @@ public interface IJobEventSink
     /// <summary>Publishes one event; events of one job keep their order.</summary>
     Task PublishAsync(JobEvent jobEvent, CancellationToken cancellationToken = default);
 }
+
+/// <summary>
+/// One durable one-shot timer per file job (its "wake"): what brings an in-flight job back after a crash, a retry
+/// when it is due, and a final job's retention end, without sweeping status records. A Redis sorted set is the
+/// production shape; the embedded default keeps one small file per timer.
+/// </summary>
+public interface IJobTimerStore
+{
+    /// <summary>Sets (or moves) the timer of <paramref name="fileId"/> to <paramref name="at"/>.</summary>
+    Task SetAsync(string fileId, DateTimeOffset at, CancellationToken cancellationToken = default);
+
+    /// <summary>Removes the timer of <paramref name="fileId"/>; with <paramref name="onlyIfAt"/>, only if it is still set to that time (a job that set a new one keeps it).</summary>
+    Task RemoveAsync(string fileId, DateTimeOffset? onlyIfAt = null, CancellationToken cancellationToken = default);
+
+    /// <summary>Up to <paramref name="limit"/> timers due at <paramref name="now"/>, earliest first.</summary>
+    Task<IReadOnlyList<JobTimer>> DueAsync(DateTimeOffset now, int limit, CancellationToken cancellationToken = default);
+
+    /// <summary>Every timer, a page at a time, in file-id order after <paramref name="after"/> (silo start wakes them all).</summary>
+    Task<IReadOnlyList<JobTimer>> PageAsync(string? after, int limit, CancellationToken cancellationToken = default);
+}
+
+/// <summary>A job's timer.</summary>
+/// <param name="FileId">The file id (the FileJob grain key).</param>
+/// <param name="At">When it fires.</param>
+public sealed record JobTimer(string FileId, DateTimeOffset At);

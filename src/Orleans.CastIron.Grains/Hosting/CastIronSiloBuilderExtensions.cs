@@ -57,6 +57,10 @@ public static class CastIronSiloBuilderExtensions
         services.TryAddSingleton<ProcessorExecutor>();
         services.TryAddSingleton<MemoryJobEventFeed>();
         services.TryAddSingleton<IJobEventSink>(sp => sp.GetRequiredService<MemoryJobEventFeed>());
+        services.TryAddSingleton<ConfigSnapshotCache>();
+        services.TryAddSingleton<JobTimerPump>();
+        services.TryAddSingleton<JobRunner>();
+        services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>>(sp => sp.GetRequiredService<JobRunner>());
         services.TryAddSingleton<IntakeService>();
         services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>>(sp => sp.GetRequiredService<IntakeService>());
         return builder;

@@ -4,25 +4,27 @@ using Orleans.Runtime;
 namespace Orleans.CastIron.Grains.Services;
 
 /// <summary>
-/// Feeds bucket events to grains: <c>.toml</c> keys to the registry, data keys to their FileJob, placeholders and
-/// error logs nowhere. At silo start it rescans the configs, resumes every queued or processing file (a crash or
-/// restart loses nothing) and then follows the event source; it repeats the resume sweep every
-/// <see cref="CastIronOptions.RecoveryInterval"/>. Intake can be paused and resumed (<c>/manager/stop-consumers</c>).
+/// Feeds bucket events to grains: <c>.toml</c> keys to the registry, files in registered inboxes to their FileJob
+/// (keyed by the file id derived from the object), placeholders and everything else nowhere. At silo start it
+/// rescans the configs, wakes every job that has a timer (in flight when the silo went), lists the registered
+/// inboxes for files dropped meanwhile, then follows the event source. There is no periodic sweep. Intake can be
+/// paused and resumed (<c>/manager/stop-consumers</c>).
 /// </summary>
 public sealed partial class IntakeService(
     IGrainFactory grains,
     IObjectEventSource source,
-    IFileStatusStore statusStore,
+    IObjectStore store,
+    ConfigSnapshotCache snapshots,
+    JobTimerPump timers,
     IOptions<CastIronOptions> options,
-    TimeProvider time,
     ILogger<IntakeService> logger) : ILifecycleParticipant<ISiloLifecycle>
 {
+    private const int WakeBatch = 64;
     private readonly CancellationTokenSource _stopping = new();
     private readonly Lock _lock = new();
+    private readonly List<Task> _background = [];
     private TaskCompletionSource _resumed = NewSignal(set: true);
     private CancellationTokenSource _pause = new();
-    private Task _intake = Task.CompletedTask;
-    private Task _recovery = Task.CompletedTask;
 
     /// <summary>True while intake is paused.</summary>
     public bool IsPaused
@@ -76,22 +78,30 @@ public sealed partial class IntakeService(
     public async Task RouteAsync(BucketEvent bucketEvent, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(bucketEvent);
-        var registry = grains.GetGrain<IProcessorRegistryGrain>(bucketEvent.Bucket);
         switch (SkipRules.Route(bucketEvent))
         {
             case EventRoute.ProcessorConfig when bucketEvent.Kind == BucketEventKind.Removed:
-                await registry.ConfigRemovedAsync(bucketEvent.Key).ConfigureAwait(false);
+                await Registry(bucketEvent.Bucket).ConfigRemovedAsync(bucketEvent.Key).ConfigureAwait(false);
                 break;
             case EventRoute.ProcessorConfig:
-                await registry.ConfigChangedAsync(bucketEvent.Key).ConfigureAwait(false);
+                await Registry(bucketEvent.Bucket).ConfigChangedAsync(bucketEvent.Key).ConfigureAwait(false);
+                break;
+            case EventRoute.DataFile when bucketEvent.Kind == BucketEventKind.Removed:
+                // Only a tracked file's key names its job; a drop removed before it was renamed is found missing by its job.
+                if (FileIds.IsValid(IdPrefix(bucketEvent.Key)))
+                {
+                    await grains.GetGrain<IFileJobGrain>(IdPrefix(bucketEvent.Key)).ObjectRemovedAsync(bucketEvent.Key).ConfigureAwait(false);
+                }
+
                 break;
             case EventRoute.DataFile:
                 // Only files directly in a registered inbox concern a FileJob: our own stage moves and unrelated
-                // folders are dropped here, without activating a grain per key. A config registered later wakes
-                // the files already waiting in its inbox.
-                if (await registry.InboxOwnerAsync(bucketEvent.Key).ConfigureAwait(false) is not null)
+                // folders are dropped here, without activating a grain. A config registered later wakes the files
+                // already waiting in its inbox.
+                if (snapshots.Current.InboxOwner(bucketEvent.Key) is not null)
                 {
-                    await grains.GetGrain<IFileJobGrain>(bucketEvent.ObjectId).HandleEventAsync(bucketEvent).ConfigureAwait(false);
+                    var fileId = FileIds.For(bucketEvent.Bucket, bucketEvent.Key, bucketEvent.ETag ?? "", bucketEvent.UserMetadata);
+                    await grains.GetGrain<IFileJobGrain>(fileId).ObjectSeenAsync(bucketEvent).ConfigureAwait(false);
                 }
 
                 break;
@@ -99,39 +109,126 @@ public sealed partial class IntakeService(
     }
 
     /// <summary>
-    /// Resumes every queued or processing file that has not changed for <paramref name="quietFor"/> (files that are
-    /// moving along on their own are left alone).
+    /// Hands the files waiting in <paramref name="inbox"/> to their jobs, in the background and in bounded batches,
+    /// once this silo's config cache has reached <paramref name="version"/> (a config was just registered).
     /// </summary>
-    public async Task RecoverAsync(TimeSpan quietFor, CancellationToken cancellationToken)
+    public void WakeInbox(string bucket, string inbox, long version)
     {
-        var cutoff = time.GetUtcNow() - quietFor;
-        foreach (var status in new[] { FileStatus.Processing, FileStatus.Queued })
+        var task = Task.Run(async () =>
         {
-            var records = (await statusStore.QueryAsync(status, int.MaxValue, cancellationToken).ConfigureAwait(false))
-                .Where(r => r.UpdatedAt <= cutoff)
-                .ToList();
-            foreach (var chunk in records.Chunk(64))
+            try
             {
-                await Task.WhenAll(chunk.Select(async record =>
-                {
-                    try
-                    {
-                        await grains.GetGrain<IFileJobGrain>(record.JobKey).ResumeAsync().ConfigureAwait(false);
-                    }
-                    catch (Exception ex) when (ex is not OperationCanceledException)
-                    {
-                        LogResumeFailed(ex, record.JobKey, record.Id);
-                    }
-                })).ConfigureAwait(false);
+                await snapshots.AtLeastAsync(version).ConfigureAwait(false);
+                await ListInboxAsync(bucket, inbox, _stopping.Token).ConfigureAwait(false);
+            }
+            catch (Exception ex) when (ex is not OperationCanceledException)
+            {
+                LogWakeFailed(ex, inbox);
+            }
+        });
+        lock (_lock)
+        {
+            _background.RemoveAll(t => t.IsCompleted);
+            _background.Add(task);
+        }
+    }
+
+    /// <summary>Hands every data file directly in <paramref name="inbox"/> to its job.</summary>
+    public async Task<int> ListInboxAsync(string bucket, string inbox, CancellationToken cancellationToken)
+    {
+        var batch = new List<BucketEvent>(WakeBatch);
+        var count = 0;
+        await foreach (var item in store.ListAsync(bucket, inbox, recursive: false, cancellationToken).ConfigureAwait(false))
+        {
+            if (SkipRules.Route(item.Key) != EventRoute.DataFile)
+            {
+                continue;
+            }
+
+            batch.Add(new BucketEvent
+            {
+                EventName = "s3:ObjectCreated:Put",
+                Kind = BucketEventKind.Created,
+                Bucket = bucket,
+                Key = item.Key,
+                Size = item.Size,
+                ETag = item.ETag,
+                ContentType = item.ContentType,
+                UserMetadata = item.Metadata,
+            });
+            if (batch.Count == WakeBatch)
+            {
+                count += await RouteBatchAsync(batch, cancellationToken).ConfigureAwait(false);
+                batch.Clear();
             }
         }
+
+        return count + await RouteBatchAsync(batch, cancellationToken).ConfigureAwait(false);
+    }
+
+    private async Task<int> RouteBatchAsync(List<BucketEvent> batch, CancellationToken cancellationToken)
+    {
+        await Task.WhenAll(batch.Select(async e =>
+        {
+            try
+            {
+                await RouteAsync(e, cancellationToken).ConfigureAwait(false);
+            }
+            catch (Exception ex) when (ex is not OperationCanceledException)
+            {
+                // That file's failure only: the next listing or event offers it again.
+                LogRouteFailed(ex, e.Key);
+            }
+        })).ConfigureAwait(false);
+        return batch.Count;
+    }
+
+    private IProcessorRegistryGrain Registry(string bucket) => grains.GetGrain<IProcessorRegistryGrain>(bucket);
+
+    private static string IdPrefix(string key)
+    {
+        var leaf = ObjectKeys.Leaf(key);
+        return leaf.Length > 37 && leaf[36] == '-' ? leaf[..36] : "";
     }
 
     private async Task StartAsync(CancellationToken cancellationToken)
     {
-        await grains.GetGrain<IProcessorRegistryGrain>(options.Value.Bucket).RescanAsync().ConfigureAwait(false);
-        _intake = Task.Run(() => IntakeLoopAsync(_stopping.Token), CancellationToken.None);
-        _recovery = Task.Run(() => RecoveryLoopAsync(_stopping.Token), CancellationToken.None);
+        var bucket = options.Value.Bucket;
+        await Registry(bucket).RescanAsync().ConfigureAwait(false);
+        await snapshots.RefreshAsync().ConfigureAwait(false);
+        var stopping = _stopping.Token;
+        lock (_lock)
+        {
+            _background.Add(Task.Run(() => snapshots.FollowAsync(stopping), CancellationToken.None));
+            _background.Add(Task.Run(() => IntakeLoopAsync(stopping), CancellationToken.None));
+            // Silo start never waits on the number of files: recovery runs in the background.
+            _background.Add(Task.Run(() => RecoverAsync(bucket, stopping), CancellationToken.None));
+        }
+    }
+
+    /// <summary>After a start: every job with a timer is woken, then every registered inbox is listed.</summary>
+    private async Task RecoverAsync(string bucket, CancellationToken stopping)
+    {
+        try
+        {
+            await timers.WakeAllAsync(stopping).ConfigureAwait(false);
+            var inboxes = snapshots.Current.Processors.Select(p => p.Paths.InboxFolder).Distinct(StringComparer.Ordinal).ToList();
+            var files = 0;
+            foreach (var inbox in inboxes)
+            {
+                files += await ListInboxAsync(bucket, inbox, stopping).ConfigureAwait(false);
+            }
+
+            LogRecovered(inboxes.Count, files);
+            await timers.RunAsync(stopping).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (stopping.IsCancellationRequested)
+        {
+        }
+        catch (Exception ex)
+        {
+            LogRecoveryFailed(ex);
+        }
     }
 
     private async Task StopAsync(CancellationToken cancellationToken)
@@ -142,7 +239,13 @@ public sealed partial class IntakeService(
             _pause.Cancel();
         }
 
-        await Task.WhenAll(_intake, _recovery).WaitAsync(cancellationToken).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+        Task[] background;
+        lock (_lock)
+        {
+            background = [.. _background];
+        }
+
+        await Task.WhenAll(background).WaitAsync(cancellationToken).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
     }
 
     private async Task IntakeLoopAsync(CancellationToken stopping)
@@ -176,30 +279,6 @@ public sealed partial class IntakeService(
         }
     }
 
-    private async Task RecoveryLoopAsync(CancellationToken stopping)
-    {
-        // The first sweep takes everything: whatever was in flight when the silo stopped is resumed now.
-        var quietFor = TimeSpan.Zero;
-        while (!stopping.IsCancellationRequested)
-        {
-            try
-            {
-                await RecoverAsync(quietFor, stopping).ConfigureAwait(false);
-                quietFor = options.Value.RecoveryInterval;
-                await Task.Delay(options.Value.RecoveryInterval, stopping).ConfigureAwait(false);
-            }
-            catch (OperationCanceledException) when (stopping.IsCancellationRequested)
-            {
-                return;
-            }
-            catch (Exception ex)
-            {
-                LogRecoveryFailed(ex);
-                await Task.Delay(options.Value.RecoveryInterval, stopping).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
-            }
-        }
-    }
-
     private static TaskCompletionSource NewSignal(bool set)
     {
         var signal = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -217,9 +296,15 @@ public sealed partial class IntakeService(
     [LoggerMessage(2, LogLevel.Error, "The bucket event source failed; restarting it")]
     private partial void LogIntakeFailed(Exception exception);
 
-    [LoggerMessage(3, LogLevel.Warning, "Resuming file {FileId} ('{JobKey}') failed; the next sweep tries again")]
-    private partial void LogResumeFailed(Exception exception, string jobKey, string fileId);
+    [LoggerMessage(3, LogLevel.Warning, "Waking the files in inbox '{Inbox}' failed; they are taken at their next event or the next start")]
+    private partial void LogWakeFailed(Exception exception, string inbox);
 
-    [LoggerMessage(4, LogLevel.Error, "The recovery sweep failed; it runs again later")]
+    [LoggerMessage(4, LogLevel.Error, "Recovery at start failed")]
     private partial void LogRecoveryFailed(Exception exception);
+
+    [LoggerMessage(5, LogLevel.Warning, "Handing '{ObjectKey}' to its job failed; it is offered again later")]
+    private partial void LogRouteFailed(Exception exception, string objectKey);
+
+    [LoggerMessage(6, LogLevel.Information, "Listed {Inboxes} registered inbox(es) at start: {Files} file(s) handed to their jobs")]
+    private partial void LogRecovered(int inboxes, int files);
 }

@@ -9,4 +9,7 @@ internal sealed class RegistryState
 
     /// <summary>The last registration order handed out.</summary>
     [Id(1)] public long NextRegistrationOrder { get; set; }
+
+    /// <summary>Grows with every change, so silos' matching caches know when they are behind.</summary>
+    [Id(2)] public long Version { get; set; }
 }

@@ -36,6 +36,7 @@ public static class LocalFolderServiceCollectionExtensions
             sp.GetRequiredService<ILogger<FolderObjectEventSource>>(),
             sp.GetService<TimeProvider>()));
         services.TryAddSingleton<IFileStatusStore>(sp => new FolderFileStatusStore(SystemPath(sp, "status")));
+        services.TryAddSingleton<IJobTimerStore>(sp => new FolderJobTimerStore(SystemPath(sp, "timers")));
         services.AddGrainStorage(grainStorageName, (sp, name) =>
             new FileGrainStorage(name, SystemPath(sp, "state"), new OrleansGrainStorageSerializer(sp.GetRequiredService<Orleans.Serialization.Serializer>())));
         return services;

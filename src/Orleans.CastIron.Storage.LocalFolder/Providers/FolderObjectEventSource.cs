@@ -19,6 +19,11 @@ public sealed partial class FolderObjectEventSource(
     private readonly TimeProvider _time = time ?? TimeProvider.System;
     private readonly Dictionary<string, string> _announced = new(StringComparer.Ordinal);
 
+    // Keys present at the last scan, and keys the watcher saw go away: a file removed before it settled, or even
+    // before a scan saw it, is still reported removed.
+    private HashSet<string> _present = new(StringComparer.Ordinal);
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, byte> _goneHints = new(StringComparer.Ordinal);
+
     public async Task RunAsync(Func<BucketEvent, CancellationToken, Task> handler, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(handler);
@@ -36,8 +41,16 @@ public sealed partial class FolderObjectEventSource(
 
         watcher.Created += Wake;
         watcher.Changed += Wake;
-        watcher.Renamed += Wake;
-        watcher.Deleted += Wake;
+        void Gone(string? fullPath)
+        {
+            if (fullPath is not null)
+            {
+                _goneHints[Path.GetRelativePath(bucketPath, fullPath).Replace(Path.DirectorySeparatorChar, '/')] = 0;
+            }
+        }
+
+        watcher.Renamed += (sender, e) => { Gone(e.OldFullPath); Wake(sender, e); };
+        watcher.Deleted += (sender, e) => { Gone(e.FullPath); Wake(sender, e); };
         watcher.Error += Wake;
         watcher.EnableRaisingEvents = true;
 
@@ -117,7 +130,13 @@ public sealed partial class FolderObjectEventSource(
             ready.Add((key, file, signature));
         }
 
-        var removed = _announced.Keys.Where(k => !seen.Contains(k)).ToList();
+        var hints = _goneHints.Keys.ToList();
+        foreach (var hint in hints)
+        {
+            _goneHints.TryRemove(hint, out _);
+        }
+
+        var removed = _present.Concat(hints.Where(k => Paths.ObjectKeys.Validate(k) is null)).Where(k => !seen.Contains(k)).Distinct(StringComparer.Ordinal).ToList();
 
         await Parallel.ForEachAsync(
             ready,
@@ -158,7 +177,14 @@ public sealed partial class FolderObjectEventSource(
             {
                 _announced.Remove(key);
             }
+            else
+            {
+                // Offered again at the next scan.
+                seen.Add(key);
+            }
         }
+
+        _present = seen;
 
         return nextLook;
     }

@@ -1,0 +1,345 @@
+using Microsoft.Extensions.Options;
+using Orleans.CastIron.Processing;
+using Orleans.Runtime;
+
+namespace Orleans.CastIron.Grains.Services;
+
+/// <summary>
+/// This silo's processing slots and running processors. A FileJob asks for a slot and waits in its inbox, holding
+/// nothing; when its config has a free slot (taken first, so one config at its limit never holds silo slots the
+/// others could use) and the silo has one, the job is asked whether it still wants it and hands back the attempt,
+/// which runs off the grain's scheduler. Configs take turns, so one config's backlog cannot starve another.
+/// On a graceful stop no new attempt starts, waiting jobs stay where they are, and running processors get
+/// <see cref="ProcessingOptions.ShutdownGracePeriod"/> to finish and report; those still running are abandoned and
+/// run again after the restart. Job folders of dead silo processes are removed at start.
+/// </summary>
+public sealed partial class JobRunner(
+    IGrainFactory grains,
+    ProcessorExecutor executor,
+    IOptions<ProcessingOptions> options,
+    ILogger<JobRunner> logger) : ILifecycleParticipant<ISiloLifecycle>
+{
+    private static readonly TimeSpan[] ReportRetryDelays = [TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(5), TimeSpan.FromSeconds(30)];
+
+    private readonly Lock _lock = new();
+    private readonly Dictionary<string, ConfigLane> _lanes = new(StringComparer.Ordinal);
+    private readonly LinkedList<ConfigLane> _turns = new();
+    private readonly Dictionary<string, SlotRequest> _waiting = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, ActiveRun> _runs = new(StringComparer.Ordinal);
+    private readonly CancellationTokenSource _shutdown = new();
+    private int _busy;
+    private bool _accepting = true;
+
+    /// <summary>Jobs waiting for a slot on this silo.</summary>
+    public int Waiting
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return _waiting.Count;
+            }
+        }
+    }
+
+    /// <summary>Attempts running (or reporting) on this silo.</summary>
+    public int Running
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return _runs.Count;
+            }
+        }
+    }
+
+    public void Participate(ISiloLifecycle lifecycle) =>
+        lifecycle.Subscribe(nameof(JobRunner), ServiceLifecycleStage.Active, StartAsync, StopAsync);
+
+    /// <summary>Queues job <paramref name="jobId"/> for a slot; asking again while it waits or runs changes nothing.</summary>
+    public void Request(string fileId, string jobId, string configKey, int? configLimit)
+    {
+        lock (_lock)
+        {
+            if (_waiting.ContainsKey(jobId) || _runs.ContainsKey(jobId))
+            {
+                return;
+            }
+
+            if (!_lanes.TryGetValue(configKey, out var lane))
+            {
+                lane = new ConfigLane(configKey);
+                _lanes[configKey] = lane;
+            }
+
+            lane.Limit = configLimit;
+            var request = new SlotRequest(fileId, jobId, lane);
+            lane.Queue.AddLast(request);
+            _waiting[jobId] = request;
+            if (lane.Queue.Count == 1 && lane.Turn is null)
+            {
+                lane.Turn = _turns.AddLast(lane);
+            }
+        }
+
+        Pump();
+    }
+
+    /// <summary>Stops job <paramref name="jobId"/>: drops its slot request, or cancels its running attempt. False when it neither waits nor runs here.</summary>
+    public bool Cancel(string jobId)
+    {
+        lock (_lock)
+        {
+            if (_waiting.Remove(jobId, out var request))
+            {
+                request.Lane.Queue.Remove(request);
+                return true;
+            }
+
+            if (_runs.TryGetValue(jobId, out var run) && !run.Reporting)
+            {
+                run.Cancel.Cancel();
+                return true;
+            }
+        }
+
+        return false;
+    }
+
+    /// <summary>Whether attempt <paramref name="attempt"/> of <paramref name="jobId"/> runs here or is reporting its end.</summary>
+    public bool IsActive(string jobId, int attempt)
+    {
+        lock (_lock)
+        {
+            return _runs.TryGetValue(jobId, out var run) && run.Attempt == attempt;
+        }
+    }
+
+    private void Pump()
+    {
+        var granted = new List<SlotRequest>();
+        lock (_lock)
+        {
+            while (_accepting && _busy < options.Value.MaxConcurrency && NextRequest() is { } request)
+            {
+                _waiting.Remove(request.JobId);
+                request.Lane.Busy++;
+                _busy++;
+                granted.Add(request);
+            }
+        }
+
+        foreach (var request in granted)
+        {
+            _ = GrantAsync(request);
+        }
+    }
+
+    /// <summary>The first request of the next config (in turn) that has a free slot of its own.</summary>
+    private SlotRequest? NextRequest()
+    {
+        LinkedListNode<ConfigLane>? next;
+        for (var node = _turns.First; node is not null; node = next)
+        {
+            next = node.Next;
+            var lane = node.Value;
+            if (lane.Queue.Count == 0)
+            {
+                _turns.Remove(node);
+                lane.Turn = null;
+                continue;
+            }
+
+            if (lane.Limit is { } limit && lane.Busy >= limit)
+            {
+                continue;
+            }
+
+            var request = lane.Queue.First!.Value;
+            lane.Queue.RemoveFirst();
+            // This config goes to the back of the line.
+            _turns.Remove(node);
+            lane.Turn = lane.Queue.Count > 0 ? _turns.AddLast(lane) : null;
+            return request;
+        }
+
+        return null;
+    }
+
+    private async Task GrantAsync(SlotRequest request)
+    {
+        ProcessorRunRequest? run;
+        try
+        {
+            run = await grains.GetGrain<IFileJobGrain>(request.FileId).SlotGrantedAsync(request.JobId).ConfigureAwait(false);
+        }
+        catch (Exception ex)
+        {
+            // The job asks again when it is resumed.
+            LogGrantFailed(ex, request.JobId);
+            run = null;
+        }
+
+        if (run is null)
+        {
+            Release(request.Lane);
+            return;
+        }
+
+        var active = new ActiveRun(run.Attempt);
+        lock (_lock)
+        {
+            _runs[run.JobId] = active;
+        }
+
+        active.Task = Task.Run(() => RunAsync(request.Lane, run, active));
+    }
+
+    private async Task RunAsync(ConfigLane lane, ProcessorRunRequest run, ActiveRun active)
+    {
+        ProcessorOutcome? outcome;
+        try
+        {
+            outcome = await executor.ExecuteAsync(run, active.Cancel.Token, _shutdown.Token).ConfigureAwait(false);
+        }
+        catch (Exception ex)
+        {
+            outcome = new ProcessorOutcome { JobId = run.JobId, Attempt = run.Attempt, Kind = ProcessorOutcomeKind.Failed, Reason = $"{ex.GetType().Name}: {ex.Message}", Retryable = true, Output = ex.ToString() };
+        }
+
+        lock (_lock)
+        {
+            active.Reporting = true;
+        }
+
+        // The slot is free as soon as the processor is done; the report may take longer.
+        Release(lane);
+        try
+        {
+            if (outcome is not null)
+            {
+                await ReportAsync(run, outcome).ConfigureAwait(false);
+            }
+        }
+        finally
+        {
+            lock (_lock)
+            {
+                _runs.Remove(run.JobId);
+            }
+
+            active.Cancel.Dispose();
+        }
+    }
+
+    private async Task ReportAsync(ProcessorRunRequest run, ProcessorOutcome outcome)
+    {
+        var job = grains.GetGrain<IFileJobGrain>(run.FileId);
+        for (var i = 0; ; i++)
+        {
+            try
+            {
+                await job.RunEndedAsync(outcome).ConfigureAwait(false);
+                return;
+            }
+            catch (Exception ex) when (i < ReportRetryDelays.Length && !_shutdown.IsCancellationRequested)
+            {
+                LogReportFailed(ex, outcome.JobId, outcome.Attempt);
+                await Task.Delay(ReportRetryDelays[i], CancellationToken.None).ConfigureAwait(false);
+            }
+            catch (Exception ex)
+            {
+                // The job's timer finds the attempt gone and runs it again, uncounted.
+                LogReportAbandoned(ex, outcome.JobId, outcome.Attempt);
+                return;
+            }
+        }
+    }
+
+    private void Release(ConfigLane lane)
+    {
+        lock (_lock)
+        {
+            lane.Busy--;
+            _busy--;
+            if (lane.Busy == 0 && lane.Queue.Count == 0 && lane.Turn is null)
+            {
+                _lanes.Remove(lane.ConfigKey);
+            }
+        }
+
+        Pump();
+    }
+
+    private Task StartAsync(CancellationToken cancellationToken)
+    {
+        var removed = executor.CleanOrphanedJobFolders();
+        if (removed > 0)
+        {
+            LogOrphansRemoved(removed, executor.WorkRoot);
+        }
+
+        return Task.CompletedTask;
+    }
+
+    private async Task StopAsync(CancellationToken cancellationToken)
+    {
+        Task[] running;
+        lock (_lock)
+        {
+            _accepting = false;
+            running = [.. _runs.Values.Select(r => r.Task)];
+        }
+
+        LogStopping(running.Length, Waiting, options.Value.ShutdownGracePeriod);
+        var all = Task.WhenAll(running);
+        await all.WaitAsync(options.Value.ShutdownGracePeriod, cancellationToken).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+        if (!all.IsCompleted)
+        {
+            await _shutdown.CancelAsync().ConfigureAwait(false);
+            await all.WaitAsync(TimeSpan.FromSeconds(10), CancellationToken.None).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+        }
+    }
+
+    private sealed class ConfigLane(string configKey)
+    {
+        public string ConfigKey { get; } = configKey;
+
+        public int? Limit { get; set; }
+
+        public int Busy { get; set; }
+
+        public LinkedList<SlotRequest> Queue { get; } = new();
+
+        public LinkedListNode<ConfigLane>? Turn { get; set; }
+    }
+
+    private sealed record SlotRequest(string FileId, string JobId, ConfigLane Lane);
+
+    private sealed class ActiveRun(int attempt)
+    {
+        public int Attempt { get; } = attempt;
+
+        public CancellationTokenSource Cancel { get; } = new();
+
+        public Task Task { get; set; } = Task.CompletedTask;
+
+        public bool Reporting { get; set; }
+    }
+
+    [LoggerMessage(1, LogLevel.Warning, "Granting a slot to job {JobId} failed; it asks again when resumed")]
+    private partial void LogGrantFailed(Exception exception, string jobId);
+
+    [LoggerMessage(2, LogLevel.Warning, "Reporting the end of job {JobId} attempt {Attempt} failed; retrying")]
+    private partial void LogReportFailed(Exception exception, string jobId, int attempt);
+
+    [LoggerMessage(3, LogLevel.Error, "Could not report the end of job {JobId} attempt {Attempt}; its timer runs it again")]
+    private partial void LogReportAbandoned(Exception exception, string jobId, int attempt);
+
+    [LoggerMessage(4, LogLevel.Information, "Removed {Count} job folder(s) left in '{WorkRoot}' by stopped silos")]
+    private partial void LogOrphansRemoved(int count, string workRoot);
+
+    [LoggerMessage(5, LogLevel.Information, "Stopping: {Running} processor(s) running get {Grace} to finish; {Waiting} waiting job(s) stay queued")]
+    private partial void LogStopping(int running, int waiting, TimeSpan grace);
+}

@@ -430,7 +430,7 @@ public class FileJobMachinePropertyTests(ITestOutputHelper output)
                     _wake = null;
                     return null;
                 case ClearState:
-                    _expired = true;
+                    _expired = _persisted is Final;
                     _persisted = new NoJob();
                     _wake = null;
                     return null;

@@ -53,6 +53,17 @@ public class FileJobMachineTests
     }
 
     [Fact]
+    public void ADropThatVanishesBeforeItIsRenamed_IsNotTracked()
+    {
+        var arriving = Decide(new NoJob(), Seen()).State;
+        var decision = Decide(arriving, new ObjectMissing());
+
+        Assert.IsType<NoJob>(decision.State);
+        Assert.Contains(new ClearState(), decision.Effects);
+        Assert.DoesNotContain(decision.Effects, e => e is WriteStatus);
+    }
+
+    [Fact]
     public void AnArrivedFile_IsMatched_WithoutAStateWrite()
     {
         var arriving = Decide(new NoJob(), Seen()).State;

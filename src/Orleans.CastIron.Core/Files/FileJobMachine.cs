@@ -140,13 +140,18 @@ public static class FileJobMachine
         return trigger switch
         {
             Arrived => new(queued, false, [new MatchConfig(state.File.JobKey, state.File.ContentType)]),
-            ObjectMissing => Finalize(state.File, state.FromKey, null, null, FileStatus.Canceled, "the file was removed before it could be taken", null, now),
+            // A drop gone before it was renamed was never taken: nothing to track (its status was not written yet).
+            ObjectMissing when IsDrop(state) => new(new NoJob(), false, [new ClearState(), new Reject($"'{state.FromKey}' disappeared before it could be taken")]),
+            ObjectMissing => Finalize(state.File, state.FromKey, null, null, FileStatus.Canceled, "the file was removed before it could be taken back", null, now),
             // Finish the arrival first; the cancel then applies to the queued file.
             Cancel cancel => new(queued, false, ArrivalEffects(state), cancel),
             Retry => Refuse(state, "the file is not Failed or Canceled; it is arriving in its inbox"),
             _ => new(state, false, ArrivalEffects(state), new Arrived()),
         };
     }
+
+    /// <summary>A new drop being renamed in its own folder (not a retried file coming back from a stage folder).</summary>
+    private static bool IsDrop(Arriving state) => state.File.Transitions.Length == 1 && ObjectKeys.Parent(state.FromKey) == ObjectKeys.Parent(state.File.JobKey);
 
     private static FileJobDecision FromQueued(Queued state, FileJobTrigger trigger, DateTimeOffset now)
     {

@@ -217,11 +217,12 @@ public sealed partial class FolderObjectStore : IObjectStore
         var sidecar = await ReadSidecarAsync(source, cancellationToken).ConfigureAwait(false);
         var newSidecar = metadata is null ? sidecar : sidecar with { Metadata = Normalize(metadata) };
         Directory.CreateDirectory(Path.GetDirectoryName(destination)!);
-        // The new modification time marks a new object version, as a copy would.
-        File.SetLastWriteTimeUtc(source, _time.GetUtcNow().UtcDateTime);
         try
         {
             await CommitAsync(source, destination, newSidecar, cancellationToken).ConfigureAwait(false);
+            // The new modification time marks a new object version, as a copy would. Set on the destination only:
+            // touching the source first would show a watcher a "new upload" at the old key for a moment.
+            File.SetLastWriteTimeUtc(destination, _time.GetUtcNow().UtcDateTime);
         }
         catch (FileNotFoundException)
         {

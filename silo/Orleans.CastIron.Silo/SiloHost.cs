@@ -38,6 +38,9 @@ public static class SiloHost
             silo.AddDashboard();
         });
 
+        // A stop lets running processors finish within their grace period, then Orleans shuts down: allow for both.
+        var grace = castIron.GetSection("Processing").GetValue("ShutdownGracePeriod", new Processing.ProcessingOptions().ShutdownGracePeriod);
+        builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = grace + TimeSpan.FromSeconds(30));
         builder.Services.AddOptions<ApiOptions>().Bind(castIron.GetSection("Api"));
         builder.Services.AddSingleton<CastIronService>();
         builder.Services.AddOpenApi();

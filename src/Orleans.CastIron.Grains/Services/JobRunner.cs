@@ -213,8 +213,8 @@ public sealed partial class JobRunner(
             active.Reporting = true;
         }
 
-        // The slot is free as soon as the processor is done; the report may take longer.
-        Release(lane);
+        // The slot is held until the job has recorded the end: attempts in flight (whose work a kill could repeat)
+        // never outnumber the slots.
         try
         {
             if (outcome is not null)
@@ -230,6 +230,7 @@ public sealed partial class JobRunner(
             }
 
             active.Cancel.Dispose();
+            Release(lane);
         }
     }
 

@@ -42,7 +42,7 @@ public sealed class WorkflowHost : IAsyncDisposable
     public IGrainFactory Grains => Cluster.Client;
 
     /// <summary>Starts a host; a given <paramref name="root"/> survives disposal (for restart tests), a generated one does not.</summary>
-    public static async Task<WorkflowHost> StartAsync(string? root = null, int maxConcurrency = 8, bool matchContentType = false)
+    public static async Task<WorkflowHost> StartAsync(string? root = null, int maxConcurrency = 8, bool matchContentType = false, Action<ISiloBuilder>? configure = null, bool fastTimings = true)
     {
         var ownsRoot = root is null;
         root ??= NewRoot();
@@ -67,9 +67,13 @@ public sealed class WorkflowHost : IAsyncDisposable
             silo.Services.AddCastIronLocalFolder(Bucket, CastIronNames.GrainStorage, o =>
             {
                 o.RootPath = root;
-                o.ScanInterval = TimeSpan.FromMilliseconds(250);
-                o.SettleTime = TimeSpan.FromMilliseconds(100);
+                if (fastTimings)
+                {
+                    o.ScanInterval = TimeSpan.FromMilliseconds(250);
+                    o.SettleTime = TimeSpan.FromMilliseconds(100);
+                }
             });
+            configure?.Invoke(silo);
         });
         var cluster = builder.Build();
         await cluster.DeployAsync();

@@ -145,6 +145,14 @@ internal sealed partial class ProcessorRegistryGrain(
             entry = entry with { Registered = false, Note = $"ignored: it lies in a stage folder of '{owner}'" };
             LogConfigInStageFolder(configKey, owner);
         }
+        else if (StageFolderConflicts.Find(new StagePaths(configKey, parsed.Config), Others(configKey)) is [_, ..] conflicts)
+        {
+            // A folder that is one config's output and another's input would send files round forever.
+            var errors = conflicts.Select(c => new ConfigError(ConfigErrorCode.InvalidValue, "castiron.etl", 0, 0, c)).ToImmutableArray();
+            entry = entry with { Registered = false, Errors = errors, Note = $"refused: {string.Join("; ", conflicts)}" };
+            LogStageConflict(configKey, string.Join("; ", conflicts));
+            await jobEvents.PublishAsync(JobEvent.ConfigErrors(configKey, errors.Select(e => e.ToString())));
+        }
         else
         {
             if (entry.RegistrationOrder == 0)
@@ -152,7 +160,16 @@ internal sealed partial class ProcessorRegistryGrain(
                 entry = entry with { RegistrationOrder = ++state.State.NextRegistrationOrder };
             }
 
-            entry = entry with { Registered = true, Note = null };
+            var sharing = StageFolderConflicts.SharingInbox(new StagePaths(configKey, parsed.Config), Others(configKey)).Select(p => p.ConfigKey).ToList();
+            var note = sharing.Count == 0
+                ? null
+                : $"shares its inbox with {string.Join(", ", sharing.Select(k => $"'{k}'"))}: a file both match goes to the deepest config, then the first registered";
+            if (note is not null)
+            {
+                LogSharedInbox(configKey, note);
+            }
+
+            entry = entry with { Registered = true, Note = note };
         }
 
         state.State.Configs[configKey] = entry;
@@ -180,6 +197,9 @@ internal sealed partial class ProcessorRegistryGrain(
             LogUnregistered(configKey);
         }
     }
+
+    private IEnumerable<StagePaths> Others(string configKey) =>
+        _processors.Where(p => p.ConfigKey != configKey).Select(p => p.Paths);
 
     private string? OwningStageFolder(string configKey) =>
         _processors.FirstOrDefault(p => p.ConfigKey != configKey && p.Paths.IsInsideStageFolder(configKey))?.ConfigKey;
@@ -212,6 +232,12 @@ internal sealed partial class ProcessorRegistryGrain(
 
     [LoggerMessage(5, LogLevel.Warning, "'{ConfigKey}' lies in a stage folder of '{Owner}' and is not registered")]
     private partial void LogConfigInStageFolder(string configKey, string owner);
+
+    [LoggerMessage(7, LogLevel.Error, "Processor config '{ConfigKey}' is refused: {Conflicts}")]
+    private partial void LogStageConflict(string configKey, string conflicts);
+
+    [LoggerMessage(8, LogLevel.Warning, "Processor config '{ConfigKey}' is registered, but it {Note}")]
+    private partial void LogSharedInbox(string configKey, string note);
 
     [LoggerMessage(6, LogLevel.Information, "Bucket '{Bucket}' rescanned: {Known} config(s), {Registered} registered")]
     private partial void LogRescanned(string bucket, int known, int registered);

@@ -375,6 +375,51 @@ public class FileWorkflowTests(WorkflowFixture fixture)
     }
 
     [Fact]
+    public async Task ConfigsThatWouldFeedEachOther_TheSecondIsRefused_NamingTheFolder_AndNoFileGoesRound()
+    {
+        var folder = Configs.Folder();
+        static string Config(string inbox, string archive) => $"""
+            [castiron.etl]
+            enabled = true
+            handled_file_glob = ".csv"
+            inbox_dir = "{inbox}"
+            processing_dir = "{inbox}_work"
+            archive_dir = "{archive}"
+            error_dir = "{inbox}_failed"
+            canceled_dir = "{inbox}_canceled"
+            save_error_log = true
+            [castiron.etl.dotnet]
+            processor = "test.noop"
+            """;
+        var a = await RegisterAsync(folder, Config("a_in", "b_in"), "a.toml");
+        var b = await RegisterAsync(folder, Config("b_in", "a_in"), "b.toml");
+
+        Assert.True(a.Registered, a.Note);
+        Assert.False(b.Registered);
+        Assert.Contains(b.Errors, e => e.Message.Contains("inbox folder", StringComparison.Ordinal) && e.Message.Contains($"'{folder}/b_in'", StringComparison.Ordinal));
+
+        await Host.DropAsync($"{folder}/a_in/ping.csv", "a\n");
+        var record = await Host.WaitForStatusAsync(folder, "ping.csv", FileStatus.Complete);
+        Assert.Equal($"{folder}/b_in/{record.Id}-ping.csv", record.FileName);
+        // The archived file carries its id: nothing renames or takes it again.
+        await Task.Delay(1000);
+        Assert.Equal([$"{folder}/b_in/.keep", record.FileName], Host.List($"{folder}/b_in"));
+        Assert.Single(await Host.FilesAsync(folder));
+    }
+
+    [Fact]
+    public async Task TwoConfigsOnOneInbox_BothRegister_AndTheSecondSaysItSharesTheInbox()
+    {
+        var folder = Configs.Folder();
+        var first = await RegisterAsync(folder, Configs.Dotnet("test.noop", glob: ".csv"), "first.toml");
+        var second = await RegisterAsync(folder, Configs.Dotnet("test.noop", glob: ".tsv"), "second.toml");
+
+        Assert.True(first.Registered);
+        Assert.True(second.Registered);
+        Assert.Contains($"shares its inbox with '{folder}/first.toml'", second.Note, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task QueuedFileRemovedByAUser_EndsCanceled()
     {
         var folder = Configs.Folder();

@@ -86,7 +86,7 @@ internal sealed partial class FileJobGrain(
         }
 
         _bucket = _current.Record?.BucketName ?? bucketEvent.Bucket;
-        await InterpretAsync(new ObjectSeen(bucketEvent.Bucket, bucketEvent.Key, FileId, facts));
+        await InterpretAsync(new ObjectSeen(bucketEvent.Bucket, bucketEvent.Key, FileId, facts, StrayInboxKey(bucketEvent.Key)));
     }
 
     async Task IFileJobGrain.ObjectRemovedAsync(string key)
@@ -139,6 +139,12 @@ internal sealed partial class FileJobGrain(
     }
 
     Task<FileStatusRecord?> IFileJobGrain.GetStatusAsync() => Task.FromResult(_current.Record);
+
+    /// <summary>For a tracked file in a registered processing folder: its inbox key (it is found there when its job state was lost).</summary>
+    private string? StrayInboxKey(string key) =>
+        _current is NoJob && snapshots.Current.InboxOwner(key) is null
+            ? snapshots.Current.Processors.FirstOrDefault(p => p.Paths.ProcessingFolder == ObjectKeys.Parent(key))?.Paths.Inbox(key)
+            : null;
 
     private bool IsRunAlive() => _current is Running r && runner.IsActive(r.Job.JobId, r.File.Attempts);
 

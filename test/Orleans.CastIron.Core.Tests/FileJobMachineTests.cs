@@ -89,6 +89,29 @@ public class FileJobMachineTests
     }
 
     [Fact]
+    public void ATrackedFileFoundInAStageFolderWithNoState_GoesBackToItsInbox()
+    {
+        var key = $"team/02_processing/{FileId}-data.csv";
+        var facts = Facts with { Metadata = ImmutableDictionary<string, string>.Empty.Add("id", FileId).Add("originalfilename", "data.csv").Add("status", "Processing") };
+        var decision = Decide(new NoJob(), Seen(key, facts) with { InboxKey = $"team/01_inbox/{FileId}-data.csv" });
+
+        var arriving = Assert.IsType<Arriving>(decision.State);
+        Assert.Equal(key, arriving.FromKey);
+        Assert.Equal($"team/01_inbox/{FileId}-data.csv", arriving.File.FileName);
+        Assert.NotNull(FileJobMachine.WakeAt(arriving, T0, Policy));
+        Assert.Equal(key, Assert.IsType<MoveObject>(decision.Effects[0]).From);
+    }
+
+    [Fact]
+    public void AFinishedFileWithNoState_IsLeftAlone()
+    {
+        var key = $"team/02_processing/{FileId}-data.csv";
+        var facts = Facts with { Metadata = ImmutableDictionary<string, string>.Empty.Add("id", FileId).Add("status", "Complete") };
+
+        Assert.IsType<NoJob>(Decide(new NoJob(), Seen(key, facts)).State);
+    }
+
+    [Fact]
     public void AKeyThatCannotBeRenamed_IsRejectedWithTheReason_AndNothingIsTracked()
     {
         var longName = "team/01_inbox/" + new string('x', 1000);

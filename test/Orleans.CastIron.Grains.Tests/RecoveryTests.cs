@@ -41,6 +41,57 @@ public class RecoveryTests
     }
 
     [Fact]
+    public async Task StateFolderDeletedWhileDown_AFileLeftInProcessing_IsTakenAgainFromItsInbox()
+    {
+        var root = WorkflowHost.NewRoot();
+        var folder = Configs.Folder();
+        var name = $"lost-{folder}.csv";
+        string fileId;
+        await using (var first = await WorkflowHost.StartAsync(root))
+        {
+            await RegisterAsync(first, folder, Configs.Dotnet("test.block", extraEtl: "max_attempts = 1"));
+            await first.DropAsync($"{folder}/01_inbox/{name}", "a\n");
+            await TestProcessors.StartedSignal(name).Task.WaitAsync(WorkflowHost.DefaultWait);
+            fileId = (await first.WaitForStatusAsync(folder, name, FileStatus.Processing)).Id;
+            await first.Cluster.KillSiloAsync(first.Cluster.Silos[0]);
+        }
+
+        // Every job state, timer and status record is gone; the bucket still holds the file with its metadata.
+        Directory.Delete(Path.Combine(root, ".castiron"), recursive: true);
+        TestProcessors.ReleaseSignal(name).TrySetResult();
+        await using var second = await WorkflowHost.StartAsync(root);
+        var record = await second.WaitForStatusAsync(folder, name, FileStatus.Complete);
+
+        Assert.Equal(fileId, record.Id);
+        Assert.Equal(name, record.OriginalFilename);
+        Assert.Contains(record.Transitions, t => t.Reason?.Contains("no job state", StringComparison.Ordinal) == true);
+        Assert.True(second.Exists($"{folder}/03_archive/{fileId}-{name}"));
+        Assert.Equal([$"{folder}/02_processing/.keep"], second.List($"{folder}/02_processing"));
+    }
+
+    [Fact]
+    public async Task StateFolderDeletedWhileRunning_TheRunningFileStillCompletes_AndTheNextOnesToo()
+    {
+        var root = WorkflowHost.NewRoot();
+        var folder = Configs.Folder();
+        var name = $"running-{folder}.csv";
+        await using var host = await WorkflowHost.StartAsync(root);
+        await RegisterAsync(host, folder, Configs.Dotnet("test.block", glob: ".csv"));
+        await host.DropAsync($"{folder}/01_inbox/{name}", "a\n");
+        await TestProcessors.StartedSignal(name).Task.WaitAsync(WorkflowHost.DefaultWait);
+
+        Directory.Delete(Path.Combine(root, ".castiron"), recursive: true);
+        TestProcessors.ReleaseSignal(name).TrySetResult();
+
+        var record = await host.WaitForStatusAsync(folder, name, FileStatus.Complete);
+        Assert.True(host.Exists(record.FileName));
+        var next = $"next-{folder}.csv";
+        TestProcessors.ReleaseSignal(next).TrySetResult();
+        await host.DropAsync($"{folder}/01_inbox/{next}", "b\n");
+        await host.WaitForStatusAsync(folder, next, FileStatus.Complete);
+    }
+
+    [Fact]
     public async Task FilesDroppedWhileTheSiloWasDown_AreTakenAtStart()
     {
         var root = WorkflowHost.NewRoot();

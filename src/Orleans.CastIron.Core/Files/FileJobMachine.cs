@@ -100,7 +100,16 @@ public static class FileJobMachine
             }
 
             var leaf = ObjectKeys.Leaf(seen.Key);
-            var adopted = NewRecord(seen, seen.Key, facts.Metadata.GetValueOrDefault(StageMetadataKeys.OriginalFilename) ?? leaf[(seen.FileId.Length + 1)..], userMetadata, now, "found in its inbox with no job state; taken again");
+            var original = facts.Metadata.GetValueOrDefault(StageMetadataKeys.OriginalFilename) ?? leaf[(seen.FileId.Length + 1)..];
+            if (seen.InboxKey is { } inboxKey && inboxKey != seen.Key)
+            {
+                // Found in a stage folder with no job state: back to its inbox, and taken again from there.
+                var stray = NewRecord(seen, inboxKey, original, userMetadata, now, $"found in '{ObjectKeys.Parent(seen.Key)}' with no job state; queued again");
+                var back = new Arriving { Record = stray, FromKey = seen.Key };
+                return new(back, true, ArrivalEffects(back), new Arrived());
+            }
+
+            var adopted = NewRecord(seen, seen.Key, original, userMetadata, now, "found in its inbox with no job state; taken again");
             return new(new Queued { Record = adopted }, true, [new WriteStatus(adopted), new MatchConfig(adopted.FileName, adopted.ContentType)]);
         }
 

@@ -7,7 +7,8 @@ public abstract record FileJobTrigger;
 
 /// <summary>The object was observed at <paramref name="Key"/> (a drop, a replayed event, a listing).</summary>
 /// <param name="FileId">The id the intake derived for it (see <see cref="FileIds"/>).</param>
-public sealed record ObjectSeen(string Bucket, string Key, string FileId, ObjectFacts Facts) : FileJobTrigger;
+/// <param name="InboxKey">For a tracked file found outside its inbox with no job state (the state was lost): where it belongs.</param>
+public sealed record ObjectSeen(string Bucket, string Key, string FileId, ObjectFacts Facts, string? InboxKey = null) : FileJobTrigger;
 
 /// <summary>The object the current step needs is gone (a stat or a move said so).</summary>
 public sealed record ObjectMissing : FileJobTrigger;

@@ -166,6 +166,41 @@ public sealed partial class IntakeService(
         return count + await RouteBatchAsync(batch, cancellationToken).ConfigureAwait(false);
     }
 
+    /// <summary>Hands every tracked file (one carrying its id) directly in <paramref name="folder"/> to its job.</summary>
+    private async Task<int> ListTrackedAsync(string bucket, string folder, CancellationToken cancellationToken)
+    {
+        var count = 0;
+        await foreach (var item in store.ListAsync(bucket, folder, recursive: false, cancellationToken).ConfigureAwait(false))
+        {
+            if (SkipRules.Route(item.Key) != EventRoute.DataFile || FileIds.OfRenamed(item.Key, item.Metadata) is not { } id)
+            {
+                continue;
+            }
+
+            try
+            {
+                await grains.GetGrain<IFileJobGrain>(id).ObjectSeenAsync(new BucketEvent
+                {
+                    EventName = "s3:ObjectCreated:Put",
+                    Kind = BucketEventKind.Created,
+                    Bucket = bucket,
+                    Key = item.Key,
+                    Size = item.Size,
+                    ETag = item.ETag,
+                    ContentType = item.ContentType,
+                    UserMetadata = item.Metadata,
+                }).ConfigureAwait(false);
+                count++;
+            }
+            catch (Exception ex) when (ex is not OperationCanceledException)
+            {
+                LogRouteFailed(ex, item.Key);
+            }
+        }
+
+        return count;
+    }
+
     private async Task<int> RouteBatchAsync(List<BucketEvent> batch, CancellationToken cancellationToken)
     {
         await Task.WhenAll(batch.Select(async e =>
@@ -212,14 +247,23 @@ public sealed partial class IntakeService(
         try
         {
             await timers.WakeAllAsync(stopping).ConfigureAwait(false);
-            var inboxes = snapshots.Current.Processors.Select(p => p.Paths.InboxFolder).Distinct(StringComparer.Ordinal).ToList();
+            var processors = snapshots.Current.Processors;
+            var inboxes = processors.Select(p => p.Paths.InboxFolder).Distinct(StringComparer.Ordinal).ToList();
             var files = 0;
             foreach (var inbox in inboxes)
             {
                 files += await ListInboxAsync(bucket, inbox, stopping).ConfigureAwait(false);
             }
 
-            LogRecovered(inboxes.Count, files);
+            // Tracked files whose job state is gone (e.g. the state folder was deleted) would sit in processing
+            // forever: their jobs find them there and put them back in their inbox. Files with live jobs are untouched.
+            var strays = 0;
+            foreach (var processing in processors.Select(p => p.Paths.ProcessingFolder).Distinct(StringComparer.Ordinal))
+            {
+                strays += await ListTrackedAsync(bucket, processing, stopping).ConfigureAwait(false);
+            }
+
+            LogRecovered(inboxes.Count, files, strays);
             await timers.RunAsync(stopping).ConfigureAwait(false);
         }
         catch (OperationCanceledException) when (stopping.IsCancellationRequested)
@@ -305,6 +349,6 @@ public sealed partial class IntakeService(
     [LoggerMessage(5, LogLevel.Warning, "Handing '{ObjectKey}' to its job failed; it is offered again later")]
     private partial void LogRouteFailed(Exception exception, string objectKey);
 
-    [LoggerMessage(6, LogLevel.Information, "Listed {Inboxes} registered inbox(es) at start: {Files} file(s) handed to their jobs")]
-    private partial void LogRecovered(int inboxes, int files);
+    [LoggerMessage(6, LogLevel.Information, "Listed {Inboxes} registered inbox(es) at start: {Files} file(s) handed to their jobs; {Tracked} tracked file(s) in processing folders looked at")]
+    private partial void LogRecovered(int inboxes, int files, int tracked);
 }

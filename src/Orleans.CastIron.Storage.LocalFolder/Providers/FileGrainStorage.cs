@@ -106,7 +106,9 @@ public sealed class FileGrainStorage(string name, string rootPath, IGrainStorage
         }
         catch (Exception ex) when (ex is FileNotFoundException or DirectoryNotFoundException)
         {
-            // No stored state: only a grain that read none may write.
+            // No stored state: a grain that read none may write, and so may one whose state file was deleted
+            // from outside (the state folder removed while running): writing recreates it.
+            return;
         }
 
         if (!string.Equals(current, expected, StringComparison.Ordinal))

@@ -52,7 +52,18 @@ public sealed class FolderFileStatusStore : IFileStatusStore
         {
             var path = Path.Combine(_folder, record.Id + ".json");
             var temp = path + ".tmp";
-            await File.WriteAllBytesAsync(temp, JsonSerializer.SerializeToUtf8Bytes(record, Json), cancellationToken).ConfigureAwait(false);
+            var bytes = JsonSerializer.SerializeToUtf8Bytes(record, Json);
+            try
+            {
+                await File.WriteAllBytesAsync(temp, bytes, cancellationToken).ConfigureAwait(false);
+            }
+            catch (DirectoryNotFoundException)
+            {
+                // The index folder was deleted while running: recreate it (the records come back as jobs write them).
+                Directory.CreateDirectory(_folder);
+                await File.WriteAllBytesAsync(temp, bytes, cancellationToken).ConfigureAwait(false);
+            }
+
             File.Move(temp, path, overwrite: true);
             _records[record.Id] = record;
         }

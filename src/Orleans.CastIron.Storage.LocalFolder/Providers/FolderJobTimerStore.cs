@@ -51,7 +51,18 @@ public sealed class FolderJobTimerStore : IJobTimerStore
     {
         var path = PathOf(fileId);
         var temp = $"{path}.{Guid.NewGuid():N}.tmp";
-        await File.WriteAllTextAsync(temp, at.UtcTicks.ToString(CultureInfo.InvariantCulture), cancellationToken).ConfigureAwait(false);
+        var text = at.UtcTicks.ToString(CultureInfo.InvariantCulture);
+        try
+        {
+            await File.WriteAllTextAsync(temp, text, cancellationToken).ConfigureAwait(false);
+        }
+        catch (DirectoryNotFoundException)
+        {
+            // The folder was deleted while running: recreate it.
+            Directory.CreateDirectory(_folder);
+            await File.WriteAllTextAsync(temp, text, cancellationToken).ConfigureAwait(false);
+        }
+
         File.Move(temp, path, overwrite: true);
         lock (_lock)
         {
@@ -69,7 +80,15 @@ public sealed class FolderJobTimerStore : IJobTimerStore
                 return Task.CompletedTask;
             }
 
-            File.Delete(path);
+            try
+            {
+                File.Delete(path);
+            }
+            catch (DirectoryNotFoundException)
+            {
+                // The folder was deleted from outside: nothing left to delete.
+            }
+
             _byId.Remove(fileId);
             _byTime.Remove((current, fileId));
         }

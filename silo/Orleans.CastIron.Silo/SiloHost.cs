@@ -52,6 +52,7 @@ public static class SiloHost
         });
 
         var app = builder.Build();
+        app.UseJsonStatusCodes();
         app.MapOpenApi();
         app.MapOrleansDashboard(routePrefix: "/dashboard");
         app.MapCastIronApi();

@@ -17,6 +17,9 @@ public static partial class ProcessorConfigParser
     /// <summary>The dotted key of the processor table.</summary>
     public const string EtlTable = "castiron.etl";
 
+    /// <summary>The largest config accepted, in bytes (1 MiB): larger ones are refused unread.</summary>
+    public const int MaxConfigBytes = 1024 * 1024;
+
     /// <summary>Errors listed at most; one more entry counts the rest.</summary>
     public const int MaxErrors = 100;
 

@@ -102,6 +102,8 @@ public class LargeConfigTests
     [InlineData("[t.u]\nx = 1\n[t]\nu.y = 2\n", "t.u", 4)]
     [InlineData("a = 1\na.b = 2\n", "a", 2)]
     [InlineData("[t]\nu.v = 1\n[t.u]\n", "t.u", 3)]
+    [InlineData("[[a]]\nb = { x = 1 }\n[a.b]\n", "a.b", 3)] // Tomlyn itself misses this one
+    [InlineData("[b]\na.b.c = 1\nb = { x = 1 }\n[b.a]\n", "b.a", 4)] // and this one (its shared key buffers)
     public void Redefinitions_AreDuplicateKeys(string text, string key, int line)
     {
         var error = Assert.Single(Duplicates(text));
@@ -115,6 +117,7 @@ public class LargeConfigTests
     [InlineData("[[arr]]\nx = 1\n[[arr]]\nx = 2\n")]
     [InlineData("[t]\nu.v = 1\nu.w = 2\n[t.u.z]\n")]
     [InlineData("[[arr]]\nx = 1\n[arr.sub]\ny = 1\n[[arr]]\n[arr.sub]\ny = 2\n")]
+    [InlineData("[[a]]\n[b]\n[a.b]\n[[a]]\nb = {}\n")] // Tomlyn says a redefinition
     public void LegalExtensions_AreNotDuplicateKeys(string text)
     {
         Assert.Empty(Duplicates(text));

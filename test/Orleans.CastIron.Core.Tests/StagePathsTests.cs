@@ -121,6 +121,15 @@ public class ObjectKeysTests
     }
 
     [Fact]
+    public void KeysThatAreNotText_AreRefused()
+    {
+        Assert.Contains("Unicode", ObjectKeys.Validate("a" + '\ud800' + "b.csv"), StringComparison.Ordinal);
+        Assert.Contains("Unicode", ObjectKeys.Validate("a" + '\udc00'), StringComparison.Ordinal);
+        Assert.Contains("Unicode", ObjectKeys.Validate("a" + '\ud800'), StringComparison.Ordinal);
+        Assert.Null(ObjectKeys.Validate("😀/日本.csv"));
+    }
+
+    [Fact]
     public void OverlongKey_IsRefused()
     {
         var segment = new string('e', 200);

@@ -60,7 +60,7 @@ public static class ObjectKeys
     /// <summary>
     /// Checks that <paramref name="key"/> is a key this system will touch: non-empty, at most 1024 UTF-8 bytes,
     /// no leading <c>/</c>, no empty, <c>.</c> or <c>..</c> segments, no segment over <see cref="MaxSegmentBytes"/>,
-    /// no control characters (a newline included) or backslashes. Such keys could escape a folder-backed store, not
+    /// no control characters (a newline included), backslashes or lone surrogates. Such keys could escape a folder-backed store, not
     /// fit its file names, or be misread by S3 tools and logs.
     /// </summary>
     /// <returns><see langword="null"/> when valid, otherwise what is wrong.</returns>
@@ -81,8 +81,9 @@ public static class ObjectKeys
             return "object key must not start with '/'";
         }
 
-        foreach (var c in key)
+        for (var i = 0; i < key.Length; i++)
         {
+            var c = key[i];
             if (char.IsControl(c))
             {
                 return "object key contains a control character";
@@ -91,6 +92,12 @@ public static class ObjectKeys
             if (c == '\\')
             {
                 return "object key contains a backslash";
+            }
+
+            if (char.IsSurrogate(c) && !(char.IsHighSurrogate(c) && i + 1 < key.Length && char.IsLowSurrogate(key[++i])))
+            {
+                // Not text: it cannot be written as UTF-8 (S3's keys, file names) without becoming another key.
+                return "object key is not valid Unicode (a lone surrogate)";
             }
         }
 
@@ -138,9 +145,9 @@ public static class ObjectKeys
             return $"file name is {leafBytes} bytes; renamed <uuid>-<name> (and <uuid>-<name>{StagePaths.ErrorLogSuffix} for its error log) it must fit {MaxSegmentBytes} bytes, so names of at most {MaxRenamableLeafBytes} UTF-8 bytes can be taken";
         }
 
-        if (Encoding.UTF8.GetByteCount(key!) + RenamePrefixLength > MaxKeyBytes)
+        if (Encoding.UTF8.GetByteCount(key!) + RenamePrefixLength + StagePaths.ErrorLogSuffix.Length > MaxKeyBytes)
         {
-            return $"object key renamed <uuid>-<name> would be longer than {MaxKeyBytes} UTF-8 bytes";
+            return $"object key renamed <uuid>-<name> (and given {StagePaths.ErrorLogSuffix} for its error log) would be longer than {MaxKeyBytes} UTF-8 bytes";
         }
 
         return null;

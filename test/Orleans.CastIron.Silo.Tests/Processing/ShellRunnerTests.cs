@@ -104,7 +104,9 @@ public sealed class ShellRunnerTests : IDisposable
     [Fact]
     public async Task AChildThatLeftTheGroup_IsLogged_AndDoesNotHoldTheJob()
     {
-        var (result, _, took) = await RunAsync("setsid sleep 400 & echo $! > escaped.pid; echo done");
+        // The child writes its pid only once it has its own session; the script waits for that, so the child has
+        // escaped before the script exits.
+        var (result, _, took) = await RunAsync("setsid bash -c 'echo $$ > escaped.pid; exec sleep 400' & while [ ! -s escaped.pid ]; do sleep 0.01; done; echo done");
         Pids("escaped.pid");
 
         Assert.Equal(0, result.ExitCode);

@@ -4,8 +4,8 @@ namespace Orleans.CastIron.Silo;
 public sealed class ApiOptions
 {
     /// <summary>
-    /// When set, every route that changes something (cancel, retry, start/stop consumers) requires this value in the
-    /// <c>X-Api-Key</c> header. Reading routes stay open. Default: none.
+    /// When set, every route that changes something (cancel, retry, start/stop consumers) and config validation
+    /// require this value in the <c>X-Api-Key</c> header. Reading routes stay open. Default: none.
     /// </summary>
     public string? ApiKey { get; set; }
 

@@ -53,6 +53,9 @@ public static class SeedEnvironment
         "error" => "Error",
         "critical" or "fatal" => "Critical",
         "none" => "None",
-        _ => throw new InvalidOperationException($"{variable}='{value}' is not a log level (use trace, debug, info, warning, error, critical or none)"),
+        _ => throw new InvalidSettingException($"{variable}='{value}' is not a log level (use trace, debug, info, warning, error, critical or none)"),
     };
 }
+
+/// <summary>A setting that cannot be used; the message names it and what would be accepted.</summary>
+public sealed class InvalidSettingException(string message) : InvalidOperationException(message);

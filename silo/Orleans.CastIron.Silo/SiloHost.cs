@@ -1,5 +1,6 @@
 using System.Text.Json;
 using System.Text.Json.Serialization;
+using Microsoft.Extensions.Options;
 using Orleans.CastIron.Grains;
 using Orleans.CastIron.Silo.Api;
 using Orleans.CastIron.Silo.Services;
@@ -51,9 +52,42 @@ public static class SiloHost
         });
 
         var app = builder.Build();
+        app.UseJsonStatusCodes();
         app.MapOpenApi();
         app.MapOrleansDashboard(routePrefix: "/dashboard");
         app.MapCastIronApi();
         return app;
     }
+
+    /// <summary>The exit code for settings that cannot be used (<c>EX_CONFIG</c> of sysexits.h).</summary>
+    public const int InvalidSettingsExitCode = 78;
+
+    /// <summary>
+    /// Validates every setting registered for validation at start, before anything starts (so no component logs a
+    /// failed start first).
+    /// </summary>
+    /// <exception cref="OptionsValidationException">A setting is invalid.</exception>
+    public static void ValidateSettings(WebApplication app)
+    {
+        ArgumentNullException.ThrowIfNull(app);
+        app.Services.GetService<IStartupValidator>()?.Validate();
+    }
+
+    /// <summary>
+    /// One line describing a settings problem (an invalid value, a value of the wrong type, an unknown log level), or
+    /// null when <paramref name="exception"/> is not about settings.
+    /// </summary>
+    public static string? DescribeSettingsError(Exception exception) => exception switch
+    {
+        OptionsValidationException invalid => OneLine(string.Join("; ", invalid.Failures)),
+        InvalidSettingException setting => OneLine(setting.Message),
+        // Binding "abc" to a number: the message names the key ("Failed to convert configuration value at '...'").
+        InvalidOperationException conversion when conversion.Message.StartsWith("Failed to convert configuration value", StringComparison.Ordinal) =>
+            OneLine(conversion.InnerException is { } inner ? $"{conversion.Message} ({inner.Message})" : conversion.Message),
+        AggregateException aggregate when aggregate.InnerExceptions.Select(DescribeSettingsError).ToList() is var all && all.All(d => d is not null) =>
+            string.Join("; ", all),
+        _ => null,
+    };
+
+    private static string OneLine(string text) => text.ReplaceLineEndings(" ");
 }

@@ -51,11 +51,33 @@ public class HandledFilePatternTests
     }
 
     [Fact]
-    public void CatastrophicPattern_TimesOutAsNoMatch()
+    public void Patterns_RunOnTheLinearTimeEngine()
     {
-        var pattern = HandledFilePattern.Create("(a+)+b");
+        Assert.True(HandledFilePattern.Create(".csv").Options.HasFlag(System.Text.RegularExpressions.RegexOptions.NonBacktracking));
+    }
 
-        Assert.False(pattern.IsMatch(new string('a', 5000) + "c"));
+    [Fact]
+    public void CatastrophicPattern_AnswersCorrectly_WithoutBacktracking()
+    {
+        // A backtracking engine needs exponential time (then its timeout) on the non-matching name.
+        var pattern = HandledFilePattern.Create("(a+)+$");
+        var aaaa = new string('a', 50_000);
+
+        Assert.True(pattern.Options.HasFlag(System.Text.RegularExpressions.RegexOptions.NonBacktracking));
+        Assert.False(pattern.IsMatch(aaaa + "!"));
+        Assert.True(pattern.IsMatch(aaaa));
+        Assert.False(HandledFilePattern.Create("(a+)+b").IsMatch(aaaa + "c"));
+    }
+
+    [Theory]
+    [InlineData("(a)\\1")]          // backreference
+    [InlineData("(?=x).csv")]       // lookahead
+    [InlineData("(?<!x).csv")]      // lookbehind
+    [InlineData("(?>a+).csv")]      // atomic group
+    public void PatternsTheLinearEngineCannotRun_AreRefused(string raw)
+    {
+        Assert.False(HandledFilePattern.TryCreate(raw, out _, out var problem));
+        Assert.Contains(raw, problem, StringComparison.Ordinal);
     }
 }
 

@@ -114,4 +114,23 @@ public class PizzaTrackerLineBufferTests
 
         Assert.Equal("fine", Assert.Single(commands).Text);
     }
+
+    [Fact]
+    public void AHundredMegabyteLine_CostsBoundedMemory()
+    {
+        var buffer = new PizzaTrackerLineBuffer();
+        var chunk = new string('x', 64 * 1024);
+
+        var before = GC.GetAllocatedBytesForCurrentThread();
+        for (var i = 0; i < 1600; i++)
+        {
+            Assert.Empty(buffer.Append(chunk));
+        }
+
+        var allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+
+        // Holding the line would cost 200 MB (UTF-16); only the cap's worth is ever kept.
+        Assert.True(allocated < 1_000_000, $"allocated {allocated:N0} bytes");
+        Assert.Equal("after", Assert.Single(buffer.Append("\nTASK after\n")).Text);
+    }
 }

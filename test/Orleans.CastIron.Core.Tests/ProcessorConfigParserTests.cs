@@ -460,4 +460,14 @@ public class ProcessorConfigParserTests
 
         Assert.False(Parse(text).IsValid);
     }
+
+    [Fact]
+    public void PatternWithABackreference_IsAnInvalidPattern_WithKeyLineAndColumn()
+    {
+        var error = Single(Parse(Replace("handled_file_glob = \"_test.tsv|.csv\"", "handled_file_glob = '(x)\\1.csv'")));
+
+        Assert.Equal(ConfigErrorCode.InvalidPattern, error.Code);
+        Assert.Equal("castiron.etl.handled_file_glob", error.Key);
+        Assert.Equal((3, 21), (error.Line, error.Column));
+    }
 }

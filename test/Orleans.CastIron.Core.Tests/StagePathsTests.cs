@@ -121,9 +121,50 @@ public class ObjectKeysTests
     }
 
     [Fact]
+    public void KeysThatAreNotText_AreRefused()
+    {
+        Assert.Contains("Unicode", ObjectKeys.Validate("a" + '\ud800' + "b.csv"), StringComparison.Ordinal);
+        Assert.Contains("Unicode", ObjectKeys.Validate("a" + '\udc00'), StringComparison.Ordinal);
+        Assert.Contains("Unicode", ObjectKeys.Validate("a" + '\ud800'), StringComparison.Ordinal);
+        Assert.Null(ObjectKeys.Validate("😀/日本.csv"));
+    }
+
+    [Fact]
     public void OverlongKey_IsRefused()
     {
-        Assert.Contains("1024", ObjectKeys.Validate(new string('é', 513)), StringComparison.Ordinal);
-        Assert.Null(ObjectKeys.Validate(new string('e', 1024)));
+        var segment = new string('e', 200);
+        Assert.Contains("1024", ObjectKeys.Validate(string.Join('/', Enumerable.Repeat(new string('é', 100), 6))), StringComparison.Ordinal);
+        Assert.Null(ObjectKeys.Validate(string.Join('/', Enumerable.Repeat(segment, 5)) + "/" + new string('e', 1024 - (5 * 201))));
+    }
+
+    [Fact]
+    public void SegmentTooLongForAFileNameWithItsSidecar_IsRefused()
+    {
+        // 255 bytes is a file name's limit; the folder store's metadata sidecar adds ".json".
+        Assert.Null(ObjectKeys.Validate("in/" + new string('x', 250)));
+        Assert.Contains("251 UTF-8 bytes", ObjectKeys.Validate("in/" + new string('x', 251)), StringComparison.Ordinal);
+        Assert.Contains("bytes", ObjectKeys.Validate(new string('é', 126) + "/a.csv"), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void ValidateRenamable_LeavesRoomForTheUuidPrefixAndTheErrorLogSuffix()
+    {
+        var longest = "01_inbox/" + new string('x', 198);
+        var renamed = ObjectKeys.Rename(longest, $"{Guid.NewGuid()}-{ObjectKeys.Leaf(longest)}");
+
+        Assert.Equal(198, ObjectKeys.MaxRenamableLeafBytes);
+        Assert.Null(ObjectKeys.ValidateRenamable(longest));
+        Assert.Null(ObjectKeys.Validate(renamed));
+        Assert.Null(ObjectKeys.Validate(renamed + StagePaths.ErrorLogSuffix));
+        var problem = ObjectKeys.ValidateRenamable(longest + "x");
+        Assert.Contains("199 bytes", problem, StringComparison.Ordinal);
+        Assert.Contains("<uuid>-", problem, StringComparison.Ordinal);
+        Assert.Contains("control", ObjectKeys.ValidateRenamable("01_inbox/a\nb.csv"), StringComparison.Ordinal);
+        // UTF-8 bytes count, not characters.
+        Assert.NotNull(ObjectKeys.ValidateRenamable("01_inbox/" + new string('é', 100)));
+        // A key that fits, but not once the prefix is added.
+        var deep = string.Join('/', Enumerable.Repeat(new string('d', 200), 5)) + "/" + new string('f', 10);
+        Assert.Null(ObjectKeys.Validate(deep));
+        Assert.Contains("1024", ObjectKeys.ValidateRenamable(deep), StringComparison.Ordinal);
     }
 }

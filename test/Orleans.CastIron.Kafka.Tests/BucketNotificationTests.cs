@@ -6,6 +6,7 @@ using Orleans.CastIron.Files;
 using Orleans.CastIron.Grains;
 using Orleans.CastIron.Storage;
 using Orleans.CastIron.Streaming.Kafka.Tests;
+using Orleans.CastIron.Tests;
 using Orleans.Hosting;
 using Orleans.TestingHost;
 
@@ -33,7 +34,7 @@ public class BucketNotificationTests : IAsyncLifetime
             await producer.ProduceAsync(_topic, new Message<string?, string> { Key = "etl/warm-up.txt", Value = "{\"EventName\":\"s3:ObjectCreated:Put\",\"Key\":\"etl/warm-up.txt\"}" });
         }
 
-        var builder = new InProcessTestClusterBuilder(initialSilosCount: 1);
+        var builder = new InProcessTestClusterBuilder(initialSilosCount: 1).WithLogsInBuildOutput();
         builder.ConfigureSilo((_, silo) =>
         {
             silo.AddCastIronKafka(configure: o =>

@@ -3,6 +3,7 @@ using Confluent.Kafka;
 using Microsoft.Extensions.DependencyInjection;
 using Orleans.CastIron.Grains;
 using Orleans.CastIron.Streaming.Kafka.Tests;
+using Orleans.CastIron.Tests;
 using Orleans.Hosting;
 using Orleans.TestingHost;
 using Xunit.Abstractions;
@@ -19,7 +20,7 @@ public class KillRestartTests(ITestOutputHelper output)
         var topic = $"castiron_text_payload-{Guid.NewGuid():N}";
         var root = Path.Combine(Path.GetTempPath(), "castiron-kafka-tests", Guid.NewGuid().ToString("N"));
         var run = Guid.NewGuid().ToString("N")[..8];
-        var builder = new InProcessTestClusterBuilder(initialSilosCount: 1);
+        var builder = new InProcessTestClusterBuilder(initialSilosCount: 1).WithLogsInBuildOutput();
         builder.ConfigureSilo((_, silo) =>
         {
             silo.AddCastIronKafka(configure: o =>

@@ -6,6 +6,7 @@ using Orleans.CastIron.Grains;
 using Orleans.CastIron.Jobs;
 using Orleans.CastIron.Storage;
 using Orleans.CastIron.Streaming.Kafka.Tests;
+using Orleans.CastIron.Tests;
 using Orleans.Hosting;
 using Orleans.TestingHost;
 
@@ -41,7 +42,7 @@ public sealed class KafkaSiloFixture : IAsyncLifetime
             }
         }
 
-        var builder = new InProcessTestClusterBuilder(initialSilosCount: 1);
+        var builder = new InProcessTestClusterBuilder(initialSilosCount: 1).WithLogsInBuildOutput();
         builder.ConfigureSilo((_, silo) =>
         {
             silo.AddCastIronKafka(configure: o =>

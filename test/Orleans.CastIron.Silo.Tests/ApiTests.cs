@@ -97,8 +97,11 @@ public class ApiTests(SiloFixture silo)
         Assert.True(example.GetProperty("registered").GetBoolean());
         Assert.Equal("text/csv", example.GetProperty("config").GetProperty("handled_mimetypes")[0].GetString());
 
+        // Other tests of this collection complete files too (one at a time): the count is exactly the listed ones.
         var status = (await GetJsonAsync("/manager/status")).GetProperty("message");
-        Assert.True(status.GetProperty("jobs").GetProperty("Complete").GetInt32() >= 1);
+        var completeNow = await GetJsonAsync("/files?status=Complete&limit=100000");
+        Assert.Equal(completeNow.GetArrayLength(), status.GetProperty("jobs").GetProperty("Complete").GetInt32());
+        Assert.Contains(completeNow.EnumerateArray(), f => f.GetProperty("id").GetString() == id);
         Assert.Equal("running", status.GetProperty("intake").GetString());
         Assert.Single(status.GetProperty("silos").EnumerateArray());
     }
@@ -148,12 +151,18 @@ public class ApiTests(SiloFixture silo)
         Assert.Equal("paused", (await GetJsonAsync("/manager/status")).GetProperty("message").GetProperty("intake").GetString());
 
         await silo.DropAsync("api-pause/in/paused.dat", "x");
-        await Task.Delay(1500); // several scan intervals: a running intake would have renamed it by now
+        // Until a running intake would surely have taken it: settled, then two full scans (250 ms each, 100 ms settle).
+        var dropped = File.GetLastWriteTimeUtc(Path.Combine(silo.BucketPath, "api-pause", "in", "paused.dat"));
+        await SiloFixture.WaitUntilAsync(() => Task.FromResult(DateTime.UtcNow - dropped > TimeSpan.FromMilliseconds(100 + (2 * 250) + 200)), () => "three scan intervals");
         Assert.True(File.Exists(Path.Combine(silo.BucketPath, "api-pause", "in", "paused.dat")));
 
+        var resumedAt = DateTimeOffset.UtcNow;
         using var start = await Http.SendAsync(request("/manager/start-consumers"));
         Assert.Equal("Successfully started all workers!", await start.Content.ReadFromJsonAsync<string>());
-        await WaitForFileAsync("paused.dat", "Complete");
+        var file = await WaitForFileAsync("paused.dat", "Complete");
+        // Taken only once resumed, not at some moment of the pause after the check above.
+        var queuedAt = file.GetProperty("transitions")[0].GetProperty("at").GetDateTimeOffset();
+        Assert.True(queuedAt >= resumedAt, $"queued at {queuedAt:O}, resumed at {resumedAt:O}");
         using var startAgain = await Http.SendAsync(request("/manager/start-consumers"));
         Assert.Equal(HttpStatusCode.Conflict, startAgain.StatusCode);
     }
@@ -176,7 +185,11 @@ public class ApiTests(SiloFixture silo)
     [Fact]
     public async Task ValidateRoute_ReportsErrorsWithPositions()
     {
-        using var response = await Http.PostAsync("/processors/validate?name=mine.toml", new StringContent("[castiron.etl]\nenabled = \"yes\"\n"));
+        using var response = await Http.SendAsync(new HttpRequestMessage(HttpMethod.Post, "/processors/validate?name=mine.toml")
+        {
+            Content = new StringContent("[castiron.etl]\nenabled = \"yes\"\n"),
+            Headers = { { "X-Api-Key", SiloFixture.ApiKey } },
+        });
 
         Assert.Equal(HttpStatusCode.UnprocessableEntity, response.StatusCode);
         var errors = (await response.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("errors");
@@ -192,6 +205,19 @@ public class ApiTests(SiloFixture silo)
         Assert.Contains("/manager/health", paths);
         Assert.Contains("/files/{id}/cancel", paths);
         Assert.Contains("/jobs/{jobId}/events", paths);
+    }
+
+    [Fact]
+    public async Task SeedCancelRoute_OpenApiAndReadmeAgree_TheSegmentIsTheFileId()
+    {
+        var document = await GetJsonAsync("/openapi/v1.json");
+        var readme = File.ReadAllText(Path.Combine(AppContext.BaseDirectory, "..", "..", "..", "..", "..", "README.md"));
+
+        var route = document.GetProperty("paths").GetProperty("/manager/cancel-record/{filename}").GetProperty("get");
+        Assert.Contains("file id", route.GetProperty("summary").GetString(), StringComparison.Ordinal);
+        var row = Assert.Single(readme.Split('\n'), l => l.Contains("/manager/cancel-record/", StringComparison.Ordinal) && l.StartsWith('|'));
+        Assert.Contains("`GET /manager/cancel-record/{filename}`", row, StringComparison.Ordinal);
+        Assert.Contains("file id", row, StringComparison.Ordinal);
     }
 
     [Fact]

@@ -26,9 +26,10 @@ public class ConfigurationTests
     [Fact]
     public void UnknownLogLevel_IsAClearError()
     {
-        var ex = Assert.Throws<InvalidOperationException>(() => new ConfigurationBuilder().AddSeedEnvironment(new Dictionary<string, string?> { ["LOG_LEVEL"] = "loud" }));
+        var ex = Assert.Throws<InvalidSettingException>(() => new ConfigurationBuilder().AddSeedEnvironment(new Dictionary<string, string?> { ["LOG_LEVEL"] = "loud" }));
 
         Assert.Contains("LOG_LEVEL='loud' is not a log level", ex.Message, StringComparison.Ordinal);
+        Assert.Equal(ex.Message, SiloHost.DescribeSettingsError(ex));
     }
 
     [Theory]
@@ -43,5 +44,31 @@ public class ConfigurationTests
         var ex = await Assert.ThrowsAnyAsync<OptionsValidationException>(() => app.StartAsync());
 
         Assert.Contains(expected, ex.Message, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("--CastIron:Cluster:SiloPort=abc", "CastIron:Cluster:SiloPort")]
+    [InlineData("--CastIron:Processing:MaxConcurrency=many", "MaxConcurrency")]
+    [InlineData("--CastIron:LocalFolder:ScanInterval=0", "CastIron:LocalFolder:ScanInterval must be positive")]
+    public async Task SettingsErrors_AreDescribedInOneLineNamingTheSetting(string argument, string expected)
+    {
+        var root = Path.Combine(Path.GetTempPath(), "castiron-silo-tests", Guid.NewGuid().ToString("N"));
+
+        var ex = await Record.ExceptionAsync(async () =>
+        {
+            await using var app = SiloHost.Build([.. SiloFixture.Arguments(root), argument], new Dictionary<string, string?>());
+            SiloHost.ValidateSettings(app);
+        });
+
+        var description = SiloHost.DescribeSettingsError(Assert.IsAssignableFrom<Exception>(ex));
+        Assert.NotNull(description);
+        Assert.Contains(expected, description, StringComparison.Ordinal);
+        Assert.DoesNotContain('\n', description);
+    }
+
+    [Fact]
+    public void OtherFailures_AreNotSettingsErrors()
+    {
+        Assert.Null(SiloHost.DescribeSettingsError(new IOException("address in use")));
     }
 }

@@ -54,14 +54,35 @@ public class KafkaSiloTests
         Assert.False(kafkaStatus.GetProperty("paused").GetBoolean());
 
         using var stop = await http.GetAsync("/manager/stop-consumers");
-        var paused = (await http.GetFromJsonAsync<JsonElement>("/manager/status")).GetProperty("message").GetProperty("kafka").GetProperty("paused").GetBoolean();
-        using var start = await http.GetAsync("/manager/start-consumers");
-        var resumed = (await http.GetFromJsonAsync<JsonElement>("/manager/status")).GetProperty("message").GetProperty("kafka").GetProperty("paused").GetBoolean();
-
         Assert.True(stop.IsSuccessStatusCode);
-        Assert.True(paused);
+        Assert.True((await KafkaStatusAsync(http)).GetProperty("paused").GetBoolean());
+
+        // The same key: the same partition as the first record.
+        var keyed = (text, partition.GetProperty("partition").GetInt32());
+
+        // A record produced while paused: the silo learns it exists (the high watermark moves on) but does not read it.
+        using (var producer = kafka.CreateProducer())
+        {
+            await producer.ProduceAsync(text, new Message<string?, string> { Key = "k", Value = "{\"worker_run_method\":\"etl.example.example_text_stream_processor.process\",\"data\":\"paused\"}" });
+        }
+
+        await WaitForPartitionAsync(http, keyed, p => p.GetProperty("high_watermark").GetInt64() == 2, "the high watermark to show the new record");
+        // The pulling agent asks for records every 100 ms: over a second, a running consumer would have read it.
+        var until = DateTime.UtcNow.AddSeconds(1);
+        while (DateTime.UtcNow < until)
+        {
+            var whilePaused = await PartitionAsync(http, keyed);
+            Assert.Equal(0, whilePaused.GetProperty("last_read").GetInt64());
+            Assert.Equal(1, whilePaused.GetProperty("committed").GetInt64());
+            Assert.Equal(1, whilePaused.GetProperty("lag").GetInt64());
+            await Task.Delay(100);
+        }
+
+        using var start = await http.GetAsync("/manager/start-consumers");
         Assert.True(start.IsSuccessStatusCode);
-        Assert.False(resumed);
+        Assert.False((await KafkaStatusAsync(http)).GetProperty("paused").GetBoolean());
+        var resumed = await WaitForPartitionAsync(http, keyed, p => p.GetProperty("committed").GetInt64() == 2, "the record read once resumed");
+        Assert.Equal(1, resumed.GetProperty("last_read").GetInt64());
         await app.StopAsync();
         try
         {
@@ -70,6 +91,33 @@ public class KafkaSiloTests
         catch (IOException)
         {
             // Best effort.
+        }
+    }
+
+    private static async Task<JsonElement> KafkaStatusAsync(HttpClient http) =>
+        (await http.GetFromJsonAsync<JsonElement>("/manager/status")).GetProperty("message").GetProperty("kafka");
+
+    private static async Task<JsonElement> PartitionAsync(HttpClient http, (string Topic, int Number) partition) =>
+        (await KafkaStatusAsync(http)).GetProperty("partitions").EnumerateArray()
+            .Single(p => p.GetProperty("topic").GetString() == partition.Topic && p.GetProperty("partition").GetInt32() == partition.Number);
+
+    private static async Task<JsonElement> WaitForPartitionAsync(HttpClient http, (string Topic, int Number) which, Func<JsonElement, bool> condition, string what)
+    {
+        var deadline = DateTime.UtcNow.AddSeconds(60);
+        while (true)
+        {
+            var partition = await PartitionAsync(http, which);
+            if (condition(partition))
+            {
+                return partition;
+            }
+
+            if (DateTime.UtcNow > deadline)
+            {
+                Assert.Fail($"timed out waiting for {what}: {partition}");
+            }
+
+            await Task.Delay(100);
         }
     }
 }

@@ -51,18 +51,26 @@ public sealed class KafkaPeer : IDisposable
         return committed.Sum(c => c.Offset.Value < 0 ? 0 : c.Offset.Value);
     }
 
-    /// <summary>Every record of <paramref name="topic"/> (reads all partitions from the start).</summary>
-    public List<ConsumeResult<string?, string>> ReadAll(string topic, int expected, TimeSpan timeout)
+    /// <summary>
+    /// Every record of <paramref name="topic"/> (reads all partitions from the start): at least
+    /// <paramref name="expected"/> within <paramref name="timeout"/>, then on until none arrived for
+    /// <paramref name="quiet"/> (default 2 s), so a test asserting exactly <paramref name="expected"/> records also sees
+    /// a duplicate or an extra one.
+    /// </summary>
+    public List<ConsumeResult<string?, string>> ReadAll(string topic, int expected, TimeSpan timeout, TimeSpan? quiet = null)
     {
         using var consumer = CreateConsumer("reader-" + Guid.NewGuid().ToString("N"));
         consumer.Assign(Enumerable.Range(0, 4).Select(p => new TopicPartitionOffset(topic, p, Offset.Beginning)));
         var results = new List<ConsumeResult<string?, string>>();
         var deadline = DateTime.UtcNow + timeout;
-        while (results.Count < expected && DateTime.UtcNow < deadline)
+        var quietFor = quiet ?? TimeSpan.FromSeconds(2);
+        var lastArrival = DateTime.UtcNow;
+        while (results.Count < expected ? DateTime.UtcNow < deadline : DateTime.UtcNow - lastArrival < quietFor)
         {
             if (consumer.Consume(TimeSpan.FromMilliseconds(100)) is { Message: not null } result)
             {
                 results.Add(result);
+                lastArrival = DateTime.UtcNow;
             }
         }
 

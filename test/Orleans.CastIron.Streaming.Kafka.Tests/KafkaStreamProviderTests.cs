@@ -2,6 +2,7 @@ using System.Text;
 using Confluent.Kafka;
 using Microsoft.Extensions.DependencyInjection;
 using Orleans.CastIron.Streaming.Kafka.Providers;
+using Orleans.CastIron.Tests;
 using Orleans.Configuration;
 using Orleans.Hosting;
 using Orleans.TestingHost;
@@ -15,7 +16,7 @@ public class KafkaStreamProviderTests(KafkaPeer kafka)
 
     private async Task<InProcessTestCluster> StartAsync(string topic, string group)
     {
-        var builder = new InProcessTestClusterBuilder(initialSilosCount: 1);
+        var builder = new InProcessTestClusterBuilder(initialSilosCount: 1).WithLogsInBuildOutput();
         builder.ConfigureSilo((_, silo) => silo.AddKafkaStreams(
             Provider,
             o =>

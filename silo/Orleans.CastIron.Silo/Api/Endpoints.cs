@@ -1,3 +1,5 @@
+using System.Globalization;
+using Orleans.CastIron.Config;
 using Orleans.CastIron.Files;
 using Orleans.CastIron.Grains;
 using Orleans.CastIron.Jobs;
@@ -30,12 +32,19 @@ public static class Endpoints
             // As in the seed, the "filename" is the file id; unlike the seed, failure is reported (B-14).
             var result = await service.CancelAsync(filename, ct);
             return result.Accepted ? Results.Ok($"Successfully canceled task for filename: {filename}") : Refused(result);
-        });
+        }).WithSummary("The seed's cancel: the {filename} segment is the file id (as in the seed); 404 / 409 when nothing was canceled");
 
         open.MapGet("/files/{id}", async (string id, CastIronService service, CancellationToken ct) =>
             await service.GetFileAsync(id, ct) is { } record ? Results.Ok(record) : Results.NotFound(new { message = $"no file with id '{id}'" }));
-        open.MapGet("/files", async (string? status, int? limit, CastIronService service, CancellationToken ct) =>
+        open.MapGet("/files", async (string? status, string? limit, CastIronService service, CancellationToken ct) =>
         {
+            // Parsed here rather than bound: a bound int answers "abc" with an empty 400.
+            var count = 1000;
+            if (limit is not null && (!int.TryParse(limit, NumberStyles.None, CultureInfo.InvariantCulture, out count) || count is < 1 or > 100_000))
+            {
+                return Results.BadRequest(new { message = $"limit must be a whole number between 1 and 100000, not '{limit}'" });
+            }
+
             FileStatus? filter = null;
             if (status is not null)
             {
@@ -47,21 +56,22 @@ public static class Endpoints
                 filter = parsed;
             }
 
-            if (limit is < 1 or > 100_000)
-            {
-                return Results.BadRequest(new { message = "limit must be between 1 and 100000" });
-            }
-
-            return Results.Ok(await service.QueryFilesAsync(filter, limit ?? 1000, ct));
+            return Results.Ok(await service.QueryFilesAsync(filter, count, ct));
         });
         guarded.MapPost("/files/{id}/cancel", async (string id, CastIronService service, CancellationToken ct) => ToResult(await service.CancelAsync(id, ct)));
         guarded.MapPost("/files/{id}/retry", async (string id, CastIronService service, CancellationToken ct) => ToResult(await service.RetryAsync(id, ct)));
 
         open.MapGet("/processors", async (CastIronService service) => Results.Ok(await service.GetProcessorsAsync()));
-        open.MapPost("/processors/validate", async (HttpRequest request, CastIronService service) =>
+        // Guarded although it changes nothing: parsing is the costliest thing an anonymous caller could ask for.
+        guarded.MapPost("/processors/validate", async (HttpRequest request, CastIronService service) =>
         {
-            using var reader = new StreamReader(request.Body);
-            var text = await reader.ReadToEndAsync(request.HttpContext.RequestAborted);
+            if (await ReadConfigAsync(request) is not { } text)
+            {
+                return Results.Json(
+                    new { message = $"the config is larger than {ProcessorConfigParser.MaxConfigBytes} bytes; configs are limited to {ProcessorConfigParser.MaxConfigBytes} bytes" },
+                    statusCode: StatusCodes.Status413PayloadTooLarge);
+            }
+
             var result = await service.ValidateConfigAsync(request.Query["name"].FirstOrDefault() ?? "config.toml", text);
             return result.IsValid ? Results.Ok(result) : Results.UnprocessableEntity(result);
         });
@@ -75,6 +85,51 @@ public static class Endpoints
                 : Results.Text("[" + string.Join(",", events.Select(JobEventJson.Serialize)) + "]", "application/json");
         });
     }
+
+    /// <summary>
+    /// The body as text, or null when it is larger than a config may be: refused by its declared length unread, or
+    /// as soon as reading passes the limit, so a large body costs at most the limit.
+    /// </summary>
+    private static async Task<string?> ReadConfigAsync(HttpRequest request)
+    {
+        const int Limit = ProcessorConfigParser.MaxConfigBytes;
+        if (request.ContentLength > Limit)
+        {
+            return null;
+        }
+
+        var buffer = new byte[Math.Min(Limit + 1, (int)(request.ContentLength ?? 64 * 1024) + 1)];
+        var length = 0;
+        int read;
+        while ((read = await request.Body.ReadAsync(buffer.AsMemory(length), request.HttpContext.RequestAborted)) > 0)
+        {
+            length += read;
+            if (length > Limit)
+            {
+                return null;
+            }
+
+            if (length == buffer.Length)
+            {
+                Array.Resize(ref buffer, Math.Min(Limit + 1, buffer.Length * 2));
+            }
+        }
+
+        return System.Text.Encoding.UTF8.GetString(buffer, 0, length);
+    }
+
+    /// <summary>
+    /// Answers every error status that has no body yet (no route, wrong method, a request that could not be bound)
+    /// with the same JSON shape as the routes' own errors.
+    /// </summary>
+    public static void UseJsonStatusCodes(this IApplicationBuilder app) =>
+        app.UseStatusCodePages(async context =>
+        {
+            var http = context.HttpContext;
+            var reason = Microsoft.AspNetCore.WebUtilities.ReasonPhrases.GetReasonPhrase(http.Response.StatusCode);
+            await Results.Json(new { message = $"{reason}: {http.Request.Method} {http.Request.Path}" }, statusCode: http.Response.StatusCode)
+                .ExecuteAsync(http);
+        });
 
     private static IResult ToResult(CommandResult result) => result.Accepted ? Results.Ok(result) : Refused(result);
 

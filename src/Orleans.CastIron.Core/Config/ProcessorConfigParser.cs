@@ -17,6 +17,12 @@ public static partial class ProcessorConfigParser
     /// <summary>The dotted key of the processor table.</summary>
     public const string EtlTable = "castiron.etl";
 
+    /// <summary>The largest config accepted, in bytes (1 MiB): larger ones are refused unread.</summary>
+    public const int MaxConfigBytes = 1024 * 1024;
+
+    /// <summary>Errors listed at most; one more entry counts the rest.</summary>
+    public const int MaxErrors = 100;
+
     /// <summary>Parses and validates <paramref name="text"/>.</summary>
     /// <param name="text">The TOML document.</param>
     /// <param name="sourceName">Name used for the document in diagnostics (usually the object key).</param>
@@ -38,31 +44,56 @@ public static partial class ProcessorConfigParser
             return ConfigParseResult.Failure([new ConfigError(ConfigErrorCode.Syntax, "", 0, 0, $"the TOML parser failed: {ex.Message}")]);
         }
 
-        if (document.HasErrors)
+        // Tomlyn's own redefinition check is unreliable on large inputs (see TomlNode): the tree checks instead.
+        var syntaxErrors = document.Diagnostics
+            .Where(d => d.Kind == DiagnosticMessageKind.Error && !DuplicateKeyRegex().IsMatch(d.Message))
+            .ToList();
+        if (syntaxErrors.Count > 0)
         {
-            return ConfigParseResult.Failure(document.Diagnostics
-                .Where(d => d.Kind == DiagnosticMessageKind.Error)
-                .Select(ToConfigError));
+            return Failure(syntaxErrors.Select(ToConfigError));
+        }
+
+        var duplicates = new List<ConfigError>();
+        var root = TomlNode.Build(document, duplicates);
+        if (duplicates.Count > 0)
+        {
+            // As with syntax errors, the schema is not read: a redefined table would only add follow-on errors.
+            return Failure(duplicates);
         }
 
         var errors = new List<ConfigError>();
-        var root = TomlNode.Build(document);
         var config = ReadDocument(root, errors);
         return errors.Count == 0 && config is not null
             ? ConfigParseResult.Success(config)
-            : ConfigParseResult.Failure(errors.OrderBy(e => e.Line == 0 ? int.MaxValue : e.Line).ThenBy(e => e.Column));
+            : Failure(errors);
     }
 
-    private static ConfigError ToConfigError(DiagnosticMessage diagnostic)
+    /// <summary>
+    /// At most <see cref="MaxErrors"/> errors in text order, then one entry saying how many more there were: a large
+    /// hostile document must not produce an error list larger than itself.
+    /// </summary>
+    private static ConfigParseResult Failure(IEnumerable<ConfigError> errors)
     {
-        var duplicate = DuplicateKeyRegex().Match(diagnostic.Message);
-        return new ConfigError(
-            duplicate.Success ? ConfigErrorCode.DuplicateKey : ConfigErrorCode.Syntax,
-            duplicate.Success ? duplicate.Groups["key"].Value : "",
-            diagnostic.Span.Start.Line + 1,
-            diagnostic.Span.Start.Column + 1,
-            diagnostic.Message.Replace('\u2424', ' '));
+        var ordered = errors.OrderBy(e => e.Line == 0 ? int.MaxValue : e.Line).ThenBy(e => e.Column).ToList();
+        if (ordered.Count <= MaxErrors)
+        {
+            return ConfigParseResult.Failure(ordered);
+        }
+
+        var more = ordered.Count - MaxErrors;
+        var first = ordered[MaxErrors];
+        return ConfigParseResult.Failure([
+            .. ordered.Take(MaxErrors),
+            new ConfigError(first.Code, "", 0, 0, $"{more} more errors not listed (only the first {MaxErrors} are)"),
+        ]);
     }
+
+    private static ConfigError ToConfigError(DiagnosticMessage diagnostic) => new(
+        ConfigErrorCode.Syntax,
+        "",
+        diagnostic.Span.Start.Line + 1,
+        diagnostic.Span.Start.Column + 1,
+        diagnostic.Message.Replace('\u2424', ' '));
 
     private static ProcessorConfig? ReadDocument(TomlNode root, List<ConfigError> errors)
     {
@@ -250,7 +281,7 @@ public static partial class ProcessorConfigParser
             };
     }
 
-    [GeneratedRegex("The key `(?<key>[^`]+)` is already defined")]
+    [GeneratedRegex("The key `[^`]*` is already defined")]
     private static partial Regex DuplicateKeyRegex();
 
     /// <summary>Reads the keys of one table, records what was read and reports every problem.</summary>

@@ -59,6 +59,21 @@ public static class BucketEventParser
     /// <summary>Parses an already-parsed JSON element; never throws for bad input.</summary>
     public static bool TryParse(JsonElement root, out BucketEvent? bucketEvent, out BucketEventParseError? error)
     {
+        try
+        {
+            return TryRead(root, out bucketEvent, out error);
+        }
+        catch (InvalidOperationException ex)
+        {
+            // Well-formed JSON can still hold a string that is not text: an escaped lone surrogate ("\ud800").
+            bucketEvent = null;
+            error = new BucketEventParseError(BucketEventErrorCode.MalformedJson, $"a string is not valid Unicode text: {ex.Message}");
+            return false;
+        }
+    }
+
+    private static bool TryRead(JsonElement root, out BucketEvent? bucketEvent, out BucketEventParseError? error)
+    {
         bucketEvent = null;
         if (root.ValueKind != JsonValueKind.Object)
         {

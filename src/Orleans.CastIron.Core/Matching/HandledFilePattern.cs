@@ -10,8 +10,15 @@ namespace Orleans.CastIron.Matching;
 /// </summary>
 public sealed class HandledFilePattern
 {
-    /// <summary>Upper bound on one match, so a pathological user pattern cannot stall a silo.</summary>
+    /// <summary>
+    /// Upper bound on one match. Matching is linear in the name's length (<see cref="RegexOptions.NonBacktracking"/>),
+    /// so this is only a backstop.
+    /// </summary>
     public static readonly TimeSpan MatchTimeout = TimeSpan.FromMilliseconds(200);
+
+    // NonBacktracking: one registry grain matches every file of a bucket, so a pattern such as (a+)+$ must not make
+    // matching exponential. It refuses backreferences, lookarounds and atomic groups, which are reported instead.
+    private const RegexOptions Engine = RegexOptions.CultureInvariant | RegexOptions.NonBacktracking;
 
     private readonly Regex _regex;
 
@@ -24,10 +31,14 @@ public sealed class HandledFilePattern
     /// <summary>The pattern as configured.</summary>
     public string Raw { get; }
 
+    /// <summary>The options the pattern was compiled with.</summary>
+    public RegexOptions Options => _regex.Options;
+
     /// <summary>
     /// Compiles <paramref name="raw"/>. Both the stripped pattern alone and its wrapped form must compile, so a
     /// pattern like <c>a)(b</c> that only compiles once wrapped is refused (seed bug B-17 validated one and
-    /// matched with the other).
+    /// matched with the other). Constructs the linear-time engine cannot run (backreferences, lookarounds, atomic
+    /// groups, conditionals) are refused too.
     /// </summary>
     public static bool TryCreate(string raw, out HandledFilePattern? pattern, out string? problem)
     {
@@ -35,8 +46,8 @@ public sealed class HandledFilePattern
         var stripped = raw.Replace(" ", "", StringComparison.Ordinal);
         try
         {
-            _ = new Regex(stripped, RegexOptions.CultureInvariant, MatchTimeout);
-            var regex = new Regex($"^.*({stripped})$", RegexOptions.CultureInvariant | RegexOptions.Singleline, MatchTimeout);
+            _ = new Regex(stripped, Engine, MatchTimeout);
+            var regex = new Regex($"^.*({stripped})$", Engine | RegexOptions.Singleline, MatchTimeout);
             pattern = new HandledFilePattern(raw, regex);
             problem = null;
             return true;
@@ -46,6 +57,13 @@ public sealed class HandledFilePattern
             pattern = null;
             problem = $"'{raw}' is not a valid pattern ({ex.Message.TrimEnd('.')}). handled_file_glob is a list of " +
                 "regular-expression suffixes such as '_test.tsv|.csv', not a shell glob such as '*.csv'";
+            return false;
+        }
+        catch (NotSupportedException ex)
+        {
+            pattern = null;
+            problem = $"'{raw}' uses a construct that linear-time matching does not support ({ex.Message.TrimEnd('.')}): " +
+                "backreferences, lookarounds, atomic groups and conditionals are not allowed in handled_file_glob";
             return false;
         }
     }

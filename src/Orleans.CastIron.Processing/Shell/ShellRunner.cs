@@ -15,12 +15,27 @@ public sealed record ShellResult(int ExitCode);
 /// <c>ETL_FILE_METADATA</c>, ...), never as shell text. stdout and stderr go to the output tail; the pizza-tracker FIFO
 /// is read continuously while the script runs and drained after it exits.
 /// </summary>
+/// <remarks>
+/// The script runs in a session and process group of its own (started through <c>setsid</c>). The job ends when the
+/// script exits: whatever it left running in its group is killed then, and the whole group on a timeout or cancel,
+/// so a background child holding stdout cannot keep a job, or a concurrency slot, busy. A child that left the group
+/// itself (its own <c>setsid</c>) cannot be found that way; when it still holds the output it is logged.
+/// </remarks>
 public sealed partial class ShellRunner(ILogger<ShellRunner> logger)
 {
     /// <summary>Name of the FIFO inside the job folder (the seed's name).</summary>
     public const string TrackerFileName = "pizza_tracker_file";
 
     private static readonly TimeSpan DrainTimeout = TimeSpan.FromSeconds(5);
+
+    // Once the group is dead, its output pipes close at once; longer means a process outside the group holds them.
+    private static readonly TimeSpan OutputCloseTimeout = TimeSpan.FromSeconds(1);
+
+    private static readonly string? Setsid = new[] { "/usr/bin/setsid", "/bin/setsid" }.FirstOrDefault(File.Exists);
+
+    private const int SigKill = 9;
+
+    private bool _warnedNoSetsid;
 
     public async Task<ShellResult> RunAsync(
         string script,
@@ -46,45 +61,16 @@ public sealed partial class ShellRunner(ILogger<ShellRunner> logger)
         var reader = await readerOpen.ConfigureAwait(false);
         var trackerTask = Task.Run(() => ReadTrackerAsync(reader, onTracker), CancellationToken.None);
 
-        var start = new ProcessStartInfo("/bin/bash")
-        {
-            WorkingDirectory = workingDirectory,
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            RedirectStandardInput = true,
-            UseShellExecute = false,
-        };
-        start.ArgumentList.Add("-c");
-        start.ArgumentList.Add(script);
-        foreach (var (name, value) in environment)
-        {
-            start.Environment[name] = value;
-        }
-
-        start.Environment["PIZZA_TRACKER"] = fifo;
-
-        using var process = new Process { StartInfo = start };
-        process.OutputDataReceived += (_, e) =>
-        {
-            if (e.Data is not null)
-            {
-                output.AppendLine(e.Data);
-            }
-        };
-        process.ErrorDataReceived += (_, e) =>
-        {
-            if (e.Data is not null)
-            {
-                output.AppendLine(e.Data);
-            }
-        };
-
+        using var process = new Process { StartInfo = StartInfo(script, workingDirectory, environment, fifo) };
         try
         {
             process.Start();
             process.StandardInput.Close();
-            process.BeginOutputReadLine();
-            process.BeginErrorReadLine();
+            // Our own line reading, not BeginOutputReadLine: that holds a whole line in memory however long it is,
+            // and makes waiting for the exit wait for every holder of the pipes too.
+            var pumps = Task.WhenAll(
+                PumpAsync(process.StandardOutput, output),
+                PumpAsync(process.StandardError, output));
             try
             {
                 await process.WaitForExitAsync(cancellationToken).ConfigureAwait(false);
@@ -92,13 +78,24 @@ public sealed partial class ShellRunner(ILogger<ShellRunner> logger)
             catch (OperationCanceledException)
             {
                 // User cancel or timeout: stop the script and everything it started.
-                process.Kill(entireProcessTree: true);
+                KillGroup(process);
+                TryKillTree(process);
                 await process.WaitForExitAsync(CancellationToken.None).ConfigureAwait(false);
                 throw;
             }
 
-            // Flushes the redirected streams.
-            process.WaitForExit();
+            // The script is done: so is the job. What it left running in its group goes with it.
+            if (Setsid is not null && GroupExists(process.Id))
+            {
+                KillGroup(process);
+                LogLeftoversKilled(process.Id);
+            }
+
+            if (await Task.WhenAny(pumps, Task.Delay(OutputCloseTimeout, CancellationToken.None)).ConfigureAwait(false) != pumps)
+            {
+                LogOutputHeldOutsideGroup();
+            }
+
             return new ShellResult(process.ExitCode);
         }
         finally
@@ -112,6 +109,87 @@ public sealed partial class ShellRunner(ILogger<ShellRunner> logger)
             }
         }
     }
+
+    private ProcessStartInfo StartInfo(string script, string workingDirectory, IReadOnlyDictionary<string, string> environment, string fifo)
+    {
+        ProcessStartInfo start;
+        if (Setsid is not null)
+        {
+            // setsid execs bash as the leader of a new session and process group (it does not fork: a child we start
+            // is never a group leader), so the group's id is the process id.
+            start = new ProcessStartInfo(Setsid);
+            start.ArgumentList.Add("/bin/bash");
+        }
+        else
+        {
+            if (!_warnedNoSetsid)
+            {
+                _warnedNoSetsid = true;
+                LogNoSetsid();
+            }
+
+            start = new ProcessStartInfo("/bin/bash");
+        }
+
+        start.WorkingDirectory = workingDirectory;
+        start.RedirectStandardOutput = true;
+        start.RedirectStandardError = true;
+        start.RedirectStandardInput = true;
+        start.UseShellExecute = false;
+        start.ArgumentList.Add("-c");
+        start.ArgumentList.Add(script);
+        foreach (var (name, value) in environment)
+        {
+            start.Environment[name] = value;
+        }
+
+        start.Environment["PIZZA_TRACKER"] = fifo;
+        return start;
+    }
+
+    /// <summary>Copies a stream into the tail line by line, in bounded memory (see <see cref="OutputTail"/>).</summary>
+    private static async Task PumpAsync(StreamReader source, OutputTail output)
+    {
+        var buffer = new char[4096];
+        using var writer = output.CreateWriter();
+        try
+        {
+            int read;
+            while ((read = await source.ReadAsync(buffer.AsMemory(), CancellationToken.None).ConfigureAwait(false)) > 0)
+            {
+                writer.Write(buffer, 0, read);
+            }
+        }
+        catch (Exception ex) when (ex is IOException or ObjectDisposedException)
+        {
+            // The pipe was closed under us: the job is over and its process disposed.
+        }
+    }
+
+    private static bool GroupExists(int groupId) => Kill(-groupId, 0) == 0;
+
+    private void KillGroup(Process process)
+    {
+        if (Setsid is not null && Kill(-process.Id, SigKill) != 0 && Marshal.GetLastPInvokeError() != Esrch)
+        {
+            LogKillFailed(process.Id, Marshal.GetLastPInvokeError());
+        }
+    }
+
+    private static void TryKillTree(Process process)
+    {
+        try
+        {
+            // Also catches descendants that left the group but are still in the script's process tree.
+            process.Kill(entireProcessTree: true);
+        }
+        catch (InvalidOperationException)
+        {
+            // Already exited.
+        }
+    }
+
+    private const int Esrch = 3;
 
     private async Task ReadTrackerAsync(FileStream reader, Func<PizzaTrackerCommand, Task> onTracker)
     {
@@ -148,9 +226,24 @@ public sealed partial class ShellRunner(ILogger<ShellRunner> logger)
     [LibraryImport("libc", EntryPoint = "mkfifo", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
     private static partial int MkFifo(string path, uint mode);
 
+    [LibraryImport("libc", EntryPoint = "kill", SetLastError = true)]
+    private static partial int Kill(int pid, int signal);
+
     [LoggerMessage(1, LogLevel.Warning, "The pizza-tracker FIFO '{Fifo}' is still held open by a process the script left running; lines written later are not read")]
     private partial void LogTrackerStillOpen(string fifo);
 
     [LoggerMessage(2, LogLevel.Warning, "Reading the pizza-tracker FIFO failed")]
     private partial void LogTrackerReadFailed(Exception exception);
+
+    [LoggerMessage(3, LogLevel.Information, "The script exited leaving processes running in its process group {ProcessGroup}; they were killed")]
+    private partial void LogLeftoversKilled(int processGroup);
+
+    [LoggerMessage(4, LogLevel.Warning, "A process the script started left its process group (for example with setsid) and still holds the script's output; it keeps running, and its later output is not read")]
+    private partial void LogOutputHeldOutsideGroup();
+
+    [LoggerMessage(5, LogLevel.Warning, "setsid was not found: shell scripts run without a process group of their own, so processes they leave running are not killed")]
+    private partial void LogNoSetsid();
+
+    [LoggerMessage(6, LogLevel.Warning, "Killing process group {ProcessGroup} failed (errno {Errno})")]
+    private partial void LogKillFailed(int processGroup, int errno);
 }

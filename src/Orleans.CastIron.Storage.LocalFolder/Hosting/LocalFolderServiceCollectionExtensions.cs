@@ -27,7 +27,7 @@ public static class LocalFolderServiceCollectionExtensions
 
         builder.ValidateOnStart();
         services.AddSingleton<IValidateOptions<LocalFolderOptions>>(new DescribedOptionsValidator<LocalFolderOptions>(o => o.Validate()));
-        services.TryAddSingleton<FolderObjectStore>(sp => new FolderObjectStore(sp.GetRequiredService<IOptions<LocalFolderOptions>>().Value, sp.GetService<TimeProvider>()));
+        services.TryAddSingleton<FolderObjectStore>(sp => new FolderObjectStore(sp.GetRequiredService<IOptions<LocalFolderOptions>>().Value, sp.GetService<TimeProvider>(), sp.GetService<ILogger<FolderObjectStore>>()));
         services.TryAddSingleton<IObjectStore>(sp => sp.GetRequiredService<FolderObjectStore>());
         services.TryAddSingleton<IObjectEventSource>(sp => new FolderObjectEventSource(
             sp.GetRequiredService<FolderObjectStore>(),

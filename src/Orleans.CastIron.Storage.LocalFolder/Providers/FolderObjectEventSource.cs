@@ -18,6 +18,7 @@ public sealed partial class FolderObjectEventSource(
 {
     private readonly TimeProvider _time = time ?? TimeProvider.System;
     private readonly Dictionary<string, string> _announced = new(StringComparer.Ordinal);
+    private readonly HashSet<string> _skipped = new(StringComparer.Ordinal);
 
     // Keys present at the last scan, and keys the watcher saw go away: a file removed before it settled, or even
     // before a scan saw it, is still reported removed.
@@ -87,27 +88,46 @@ public sealed partial class FolderObjectEventSource(
         }
     }
 
-    /// <summary>One pass over the bucket. Returns how long until a not-yet-settled file should be looked at again.</summary>
+    /// <summary>
+    /// One pass over the bucket. Returns how long until a not-yet-settled file should be looked at again. A file that
+    /// cannot be taken (a name the workflow cannot hold, a file that cannot be read) is skipped and logged once with
+    /// the reason; it never stops the scan of the others.
+    /// </summary>
     internal async Task<TimeSpan?> ScanAsync(Func<BucketEvent, CancellationToken, Task> handler, CancellationToken cancellationToken)
     {
         var bucketPath = store.BucketPath(bucket);
         var now = _time.GetUtcNow();
         var seen = new HashSet<string>(StringComparer.Ordinal);
-        var ready = new List<(string Key, FileInfo File, string Signature)>();
+        // Every name listed, valid or not (skips are said once while their file stays); seen holds the valid ones.
+        var listed = new HashSet<string>(StringComparer.Ordinal);
+        var ready = new List<(string Key, string Signature)>();
         TimeSpan? nextLook = null;
 
-        foreach (var path in FolderObjectStore.EnumerateFiles(bucketPath, recursive: true))
+        foreach (var path in store.EnumerateFiles(bucketPath, bucketPath, recursive: true))
         {
-            var key = Path.GetRelativePath(bucketPath, path).Replace(Path.DirectorySeparatorChar, '/');
-            if (Paths.ObjectKeys.Validate(key) is not null)
+            var key = FolderObjectStore.KeyOf(bucketPath, path);
+            listed.Add(key);
+            if (Paths.ObjectKeys.Validate(key) is { } problem)
             {
-                // A name S3 could not hold (e.g. with a backslash): never handed to the workflow.
+                // A name the workflow cannot hold (a newline, a backslash, too long): said once, never handed on,
+                // not even as a removal.
+                Skip(key, problem);
                 continue;
             }
 
-            var file = new FileInfo(path);
-            if (!file.Exists)
+            FileInfo file;
+            try
             {
+                file = new FileInfo(path);
+                if (!file.Exists)
+                {
+                    continue;
+                }
+            }
+            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+            {
+                seen.Add(key);
+                Skip(key, ex.Message);
                 continue;
             }
 
@@ -127,7 +147,7 @@ public sealed partial class FolderObjectEventSource(
                 continue;
             }
 
-            ready.Add((key, file, signature));
+            ready.Add((key, signature));
         }
 
         var hints = _goneHints.Keys.ToList();
@@ -137,13 +157,29 @@ public sealed partial class FolderObjectEventSource(
         }
 
         var removed = _present.Concat(hints.Where(k => Paths.ObjectKeys.Validate(k) is null)).Where(k => !seen.Contains(k)).Distinct(StringComparer.Ordinal).ToList();
+        lock (_skipped)
+        {
+            // Forget skips of files that are gone: a new file under that name is reported again.
+            _skipped.RemoveWhere(k => !listed.Contains(k));
+        }
 
         await Parallel.ForEachAsync(
             ready,
             new ParallelOptions { MaxDegreeOfParallelism = options.DeliveryParallelism, CancellationToken = cancellationToken },
             async (item, ct) =>
             {
-                var info = await store.StatAsync(bucket, item.Key, ct).ConfigureAwait(false);
+                ObjectInfo? info;
+                try
+                {
+                    info = await store.StatAsync(bucket, item.Key, ct).ConfigureAwait(false);
+                }
+                catch (Exception ex) when (ex is not OperationCanceledException || !ct.IsCancellationRequested)
+                {
+                    // This object's failure only; it is looked at again at the next scan.
+                    Skip(item.Key, $"{ex.GetType().Name}: {ex.Message}");
+                    return;
+                }
+
                 if (info is null)
                 {
                     return;
@@ -189,6 +225,21 @@ public sealed partial class FolderObjectEventSource(
         return nextLook;
     }
 
+    /// <summary>Logs that <paramref name="key"/> is skipped, once while the file stays.</summary>
+    private void Skip(string key, string reason)
+    {
+        bool first;
+        lock (_skipped)
+        {
+            first = _skipped.Add(key);
+        }
+
+        if (first)
+        {
+            LogSkipped(FolderObjectStore.Printable(key), FolderObjectStore.Printable(reason));
+        }
+    }
+
     private async Task<bool> DeliverAsync(Func<BucketEvent, CancellationToken, Task> handler, BucketEvent bucketEvent, CancellationToken cancellationToken)
     {
         try
@@ -209,4 +260,7 @@ public sealed partial class FolderObjectEventSource(
 
     [LoggerMessage(2, LogLevel.Warning, "Handling {EventName} for '{ObjectKey}' failed; it will be offered again at the next scan")]
     private partial void LogDeliveryFailed(Exception exception, string objectKey, string eventName);
+
+    [LoggerMessage(3, LogLevel.Warning, "Skipping '{ObjectKey}': {Reason}")]
+    private partial void LogSkipped(string objectKey, string reason);
 }

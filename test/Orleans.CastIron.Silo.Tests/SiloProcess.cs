@@ -1,0 +1,146 @@
+using System.Diagnostics;
+using System.Text;
+
+namespace Orleans.CastIron.Silo.Tests;
+
+/// <summary>
+/// The silo as a real process (<c>dotnet Orleans.CastIron.Silo.dll</c>, with the shipped <c>appsettings.json</c>
+/// beside it), started in its own working folder with only the listed arguments: no settings or log levels from the
+/// test's environment reach it. Its stdout and stderr are kept.
+/// </summary>
+public sealed class SiloProcess : IAsyncDisposable
+{
+    private readonly Process _process;
+    private readonly StringBuilder _stdout = new();
+    private readonly StringBuilder _stderr = new();
+
+    private SiloProcess(string workingDirectory, IEnumerable<string> arguments)
+    {
+        WorkingDirectory = workingDirectory;
+        var start = new ProcessStartInfo("dotnet")
+        {
+            WorkingDirectory = workingDirectory,
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+        };
+        start.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "Orleans.CastIron.Silo.dll"));
+        foreach (var argument in arguments)
+        {
+            start.ArgumentList.Add(argument);
+        }
+
+        // As a user's shell would start it: none of our settings, seed variables or log levels from the test run.
+        foreach (var name in start.Environment.Keys.ToList())
+        {
+            if (SeedEnvironment.Map.ContainsKey(name) || name.StartsWith("CastIron__", StringComparison.OrdinalIgnoreCase)
+                || name.StartsWith("Logging__", StringComparison.OrdinalIgnoreCase) || name.EndsWith("_ENVIRONMENT", StringComparison.Ordinal))
+            {
+                start.Environment.Remove(name);
+            }
+        }
+
+        _process = new Process { StartInfo = start };
+        _process.OutputDataReceived += (_, e) => Append(_stdout, e.Data);
+        _process.ErrorDataReceived += (_, e) => Append(_stderr, e.Data);
+        _process.Start();
+        _process.BeginOutputReadLine();
+        _process.BeginErrorReadLine();
+    }
+
+    public string WorkingDirectory { get; }
+
+    public string Stdout
+    {
+        get
+        {
+            lock (_stdout)
+            {
+                return _stdout.ToString();
+            }
+        }
+    }
+
+    public string Stderr
+    {
+        get
+        {
+            lock (_stderr)
+            {
+                return _stderr.ToString();
+            }
+        }
+    }
+
+    /// <summary>Starts the silo in a new temporary folder, on free ports.</summary>
+    public static SiloProcess Start(params string[] arguments)
+    {
+        var folder = Path.Combine(Path.GetTempPath(), "castiron-silo-process", Guid.NewGuid().ToString("N"));
+        Directory.CreateDirectory(folder);
+        return new SiloProcess(folder,
+        [
+            "--urls", "http://127.0.0.1:0",
+            $"--CastIron:Cluster:SiloPort={SiloFixture.FreePort()}",
+            $"--CastIron:Cluster:GatewayPort={SiloFixture.FreePort()}",
+            .. arguments,
+        ]);
+    }
+
+    /// <summary>Waits until stdout satisfies <paramref name="condition"/>; fails with the output so far.</summary>
+    public async Task WaitForStdoutAsync(Func<string, bool> condition, string describe, TimeSpan? timeout = null)
+    {
+        var deadline = DateTime.UtcNow + (timeout ?? TimeSpan.FromSeconds(90));
+        while (!condition(Stdout))
+        {
+            if (_process.HasExited)
+            {
+                Assert.Fail($"the silo exited ({_process.ExitCode}) before {describe}\nstdout:\n{Stdout}\nstderr:\n{Stderr}");
+            }
+
+            if (DateTime.UtcNow > deadline)
+            {
+                Assert.Fail($"timed out waiting for {describe}\nstdout:\n{Stdout}\nstderr:\n{Stderr}");
+            }
+
+            await Task.Delay(100);
+        }
+    }
+
+    /// <summary>Waits for the process to end on its own and returns its exit code.</summary>
+    public async Task<int> WaitForExitAsync(TimeSpan timeout)
+    {
+        using var cancel = new CancellationTokenSource(timeout);
+        await _process.WaitForExitAsync(cancel.Token);
+        return _process.ExitCode;
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        if (!_process.HasExited)
+        {
+            _process.Kill(entireProcessTree: true);
+            await _process.WaitForExitAsync();
+        }
+
+        _process.Dispose();
+        try
+        {
+            Directory.Delete(WorkingDirectory, recursive: true);
+        }
+        catch (IOException)
+        {
+            // Best effort.
+        }
+    }
+
+    private static void Append(StringBuilder buffer, string? line)
+    {
+        if (line is not null)
+        {
+            lock (buffer)
+            {
+                buffer.Append(line).Append('\n');
+            }
+        }
+    }
+}

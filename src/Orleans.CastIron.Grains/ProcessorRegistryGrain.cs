@@ -14,9 +14,6 @@ internal sealed partial class ProcessorRegistryGrain(
     TimeProvider time,
     ILogger<ProcessorRegistryGrain> logger) : Grain, IProcessorRegistryGrain
 {
-    /// <summary>Configs larger than this are refused unread.</summary>
-    private const long MaxConfigBytes = 1024 * 1024;
-
     private static readonly TimeSpan LongPoll = TimeSpan.FromSeconds(20);
 
     private ImmutableArray<RegisteredProcessor> _processors = [];
@@ -108,9 +105,9 @@ internal sealed partial class ProcessorRegistryGrain(
         }
 
         ConfigParseResult parsed;
-        if (info.Size > MaxConfigBytes)
+        if (info.Size > ProcessorConfigParser.MaxConfigBytes)
         {
-            parsed = ConfigParseResult.Failure([new ConfigError(ConfigErrorCode.InvalidValue, "", 0, 0, $"the config is {info.Size} bytes; configs are limited to {MaxConfigBytes} bytes")]);
+            parsed = ConfigParseResult.Failure([new ConfigError(ConfigErrorCode.InvalidValue, "", 0, 0, $"the config is {info.Size} bytes; configs are limited to {ProcessorConfigParser.MaxConfigBytes} bytes")]);
         }
         else
         {

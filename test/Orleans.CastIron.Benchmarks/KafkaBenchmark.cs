@@ -1,3 +1,4 @@
+using Orleans.CastIron.Tests;
 using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Text.Json;
@@ -66,7 +67,7 @@ internal static class KafkaBenchmark
 
         // Through Orleans: same topic, a fresh consumer group.
         var root = WorkflowHostRoot();
-        var builder = new InProcessTestClusterBuilder(initialSilosCount: 1);
+        var builder = new InProcessTestClusterBuilder(initialSilosCount: 1).WithLogsInBuildOutput();
         builder.ConfigureSilo((_, silo) =>
         {
             silo.AddCastIronKafka(configure: o =>

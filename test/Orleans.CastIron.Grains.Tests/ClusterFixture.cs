@@ -1,3 +1,4 @@
+using Orleans.CastIron.Tests;
 using Orleans.TestingHost;
 
 namespace Orleans.CastIron.Grains.Tests;
@@ -5,7 +6,7 @@ namespace Orleans.CastIron.Grains.Tests;
 /// <summary>One in-process cluster shared by the tests of a collection; tests use distinct grain keys.</summary>
 public sealed class ClusterFixture : IAsyncLifetime
 {
-    public InProcessTestCluster Cluster { get; } = new InProcessTestClusterBuilder(initialSilosCount: 1).Build();
+    public InProcessTestCluster Cluster { get; } = new InProcessTestClusterBuilder(initialSilosCount: 1).WithLogsInBuildOutput().Build();
 
     public IClusterClient Client => Cluster.Client;
 

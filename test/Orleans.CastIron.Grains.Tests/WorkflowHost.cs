@@ -3,6 +3,7 @@ using Orleans.CastIron.Grains.Services;
 using Orleans.CastIron.Storage;
 using Orleans.CastIron.Storage.LocalFolder.Providers;
 using Orleans.Hosting;
+using Orleans.CastIron.Tests;
 using Orleans.TestingHost;
 
 namespace Orleans.CastIron.Grains.Tests;
@@ -47,7 +48,7 @@ public sealed class WorkflowHost : IAsyncDisposable
         var ownsRoot = root is null;
         root ??= NewRoot();
         Directory.CreateDirectory(Path.Combine(root, Bucket));
-        var builder = new InProcessTestClusterBuilder(initialSilosCount: 1);
+        var builder = new InProcessTestClusterBuilder(initialSilosCount: 1).WithLogsInBuildOutput();
         builder.ConfigureSilo((_, silo) =>
         {
             silo.AddCastIron(

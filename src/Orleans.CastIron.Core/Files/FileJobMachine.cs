@@ -113,11 +113,12 @@ public static class FileJobMachine
             return new(new Queued { Record = adopted }, true, [new WriteStatus(adopted), new MatchConfig(adopted.FileName, adopted.ContentType)]);
         }
 
-        var renamed = ObjectKeys.Rename(seen.Key, $"{seen.FileId}-{ObjectKeys.Leaf(seen.Key)}");
-        if (ObjectKeys.Validate(renamed) is { } problem)
+        if (ObjectKeys.ValidateRenamable(seen.Key) is { } problem)
         {
-            return new(new NoJob(), false, [new Reject($"'{seen.Key}' cannot be renamed to '<id>-<name>': {problem}")]);
+            return new(new NoJob(), false, [new Reject($"'{seen.Key}' cannot be taken: {problem}")]);
         }
+
+        var renamed = ObjectKeys.Rename(seen.Key, $"{seen.FileId}-{ObjectKeys.Leaf(seen.Key)}");
 
         var record = NewRecord(seen, renamed, ObjectKeys.Leaf(seen.Key), userMetadata, now, null);
         var arriving = new Arriving { Record = record, FromKey = seen.Key };

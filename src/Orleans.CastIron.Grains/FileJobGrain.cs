@@ -333,7 +333,7 @@ internal sealed partial class FileJobGrain(
     private IDisposable? BeginScope() =>
         logger.BeginScope(new Dictionary<string, object?> { ["FileId"] = FileId, ["JobId"] = _current.Record?.JobId });
 
-    [LoggerMessage(2, LogLevel.Information, "File '{ObjectKey}' queued (dropped as '{OriginalFilename}')")]
+    [LoggerMessage(2, LogLevel.Debug, "File '{ObjectKey}' queued (dropped as '{OriginalFilename}')")]
     private partial void LogQueued(string objectKey, string originalFilename);
 
     [LoggerMessage(3, LogLevel.Debug, "No registered config matches '{ObjectKey}'; it stays Queued")]

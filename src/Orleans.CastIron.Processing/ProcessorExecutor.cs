@@ -270,7 +270,7 @@ public sealed partial class ProcessorExecutor(
     [LoggerMessage(1, LogLevel.Information, "Processing '{ObjectKey}' (job {JobId}, attempt {Attempt}, {Kind} processor)")]
     private partial void LogAttemptStarted(string objectKey, string jobId, int attempt, ProcessorKind kind);
 
-    [LoggerMessage(2, LogLevel.Information, "Attempt {Attempt} of job {JobId} on '{ObjectKey}' ended: {Outcome} {Reason}")]
+    [LoggerMessage(2, LogLevel.Debug, "Attempt {Attempt} of job {JobId} on '{ObjectKey}' ended: {Outcome} {Reason}")]
     private partial void LogAttemptEnded(string objectKey, string jobId, int attempt, ProcessorOutcomeKind outcome, string? reason);
 
     [LoggerMessage(4, LogLevel.Warning, "Attempt {Attempt} of job {JobId} on '{ObjectKey}' was abandoned: the silo is stopping; it runs again after the restart")]

@@ -73,8 +73,8 @@ public sealed class CastIronService(
     {
         var hosts = await grains.GetGrain<IManagementGrain>(0).GetHosts(onlyActive: true);
         var configs = await Registry.GetConfigsAsync();
-        var records = await statusStore.QueryAsync(null, int.MaxValue, cancellationToken);
-        var jobs = Enum.GetValues<FileStatus>().ToDictionary(s => s.ToString(), s => records.Count(r => r.Status == s));
+        var counts = await statusStore.CountAsync(cancellationToken);
+        var jobs = Enum.GetValues<FileStatus>().ToDictionary(s => s.ToString(), s => counts.GetValueOrDefault(s));
 
         return new
         {

@@ -11,6 +11,9 @@ public interface IFileStatusStore
 
     /// <summary>Records, newest update first, optionally only those with <paramref name="status"/>.</summary>
     Task<IReadOnlyList<FileStatusRecord>> QueryAsync(FileStatus? status, int limit, CancellationToken cancellationToken = default);
+
+    /// <summary>How many files are in each status.</summary>
+    Task<IReadOnlyDictionary<FileStatus, int>> CountAsync(CancellationToken cancellationToken = default);
 }
 
 /// <summary>Publishes job ("pizza tracker") events.</summary>

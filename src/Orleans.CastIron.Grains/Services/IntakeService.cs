@@ -75,7 +75,10 @@ public sealed partial class IntakeService(
         lifecycle.Subscribe(nameof(IntakeService), ServiceLifecycleStage.Active, StartAsync, StopAsync);
 
     /// <summary>Routes one bucket event to its grain.</summary>
-    public async Task RouteAsync(BucketEvent bucketEvent, CancellationToken cancellationToken)
+    public Task RouteAsync(BucketEvent bucketEvent, CancellationToken cancellationToken) => RouteAsync(bucketEvent, listed: false, cancellationToken);
+
+    /// <param name="listed">True for objects found by a listing rather than announced by an event.</param>
+    private async Task RouteAsync(BucketEvent bucketEvent, bool listed, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(bucketEvent);
         switch (SkipRules.Route(bucketEvent))
@@ -98,7 +101,9 @@ public sealed partial class IntakeService(
                 // Only files directly in a registered inbox concern a FileJob: our own stage moves and unrelated
                 // folders are dropped here, without activating a grain. A config registered later wakes the files
                 // already waiting in its inbox.
-                if (snapshots.Current.InboxOwner(bucketEvent.Key) is not null)
+                // The event of a file that already carries its id is the echo of its own job's move (the rename,
+                // a retry): the job drives it. Listings still hand such files over (parked files, lost job state).
+                if (snapshots.Current.InboxOwner(bucketEvent.Key) is not null && (listed || FileIds.OfRenamed(bucketEvent.Key, bucketEvent.UserMetadata) is null))
                 {
                     var fileId = FileIds.For(bucketEvent.Bucket, bucketEvent.Key, bucketEvent.ETag ?? "", bucketEvent.UserMetadata);
                     await grains.GetGrain<IFileJobGrain>(fileId).ObjectSeenAsync(bucketEvent).ConfigureAwait(false);
@@ -207,7 +212,7 @@ public sealed partial class IntakeService(
         {
             try
             {
-                await RouteAsync(e, cancellationToken).ConfigureAwait(false);
+                await RouteAsync(e, listed: true, cancellationToken).ConfigureAwait(false);
             }
             catch (Exception ex) when (ex is not OperationCanceledException)
             {

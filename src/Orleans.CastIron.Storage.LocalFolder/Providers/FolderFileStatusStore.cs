@@ -4,8 +4,10 @@ using System.Text.Json.Serialization;
 namespace Orleans.CastIron.Storage.LocalFolder.Providers;
 
 /// <summary>
-/// The embedded status index: one JSON file per file id (atomic replace), loaded into memory at start so queries by
-/// status need no scan. Serves one silo; production uses ClickHouse.
+/// The embedded status index: one JSON file per file id (written to a temporary file and renamed), loaded at start,
+/// with an index per status ordered by last update, so a query reads only the records it returns and counts need no
+/// scan. Writes of different files never wait for each other (one file's writes are serial: its job makes them).
+/// Serves one silo; production uses ClickHouse.
 /// </summary>
 public sealed class FolderFileStatusStore : IFileStatusStore
 {
@@ -16,8 +18,12 @@ public sealed class FolderFileStatusStore : IFileStatusStore
     };
 
     private readonly string _folder;
+    private readonly Lock _lock = new();
     private readonly Dictionary<string, FileStatusRecord> _records = new(StringComparer.Ordinal);
-    private readonly SemaphoreSlim _gate = new(1, 1);
+    private readonly Dictionary<FileStatus, SortedSet<(DateTimeOffset UpdatedAt, string Id)>> _byStatus =
+        Enum.GetValues<FileStatus>().ToDictionary(s => s, _ => new SortedSet<(DateTimeOffset, string)>());
+    private readonly SortedSet<(DateTimeOffset UpdatedAt, string Id)> _all = [];
+    private readonly SemaphoreSlim[] _stripes = [.. Enumerable.Range(0, 64).Select(_ => new SemaphoreSlim(1, 1))];
 
     public FolderFileStatusStore(string folder)
     {
@@ -29,7 +35,7 @@ public sealed class FolderFileStatusStore : IFileStatusStore
             {
                 if (JsonSerializer.Deserialize<FileStatusRecord>(File.ReadAllBytes(file), Json) is { Id.Length: > 0 } record)
                 {
-                    _records[record.Id] = record;
+                    Index(record);
                 }
             }
             catch (JsonException)
@@ -47,7 +53,8 @@ public sealed class FolderFileStatusStore : IFileStatusStore
             throw new ArgumentException($"file id '{record.Id}' is not a uuid-like id", nameof(record));
         }
 
-        await _gate.WaitAsync(cancellationToken).ConfigureAwait(false);
+        var gate = _stripes[(uint)StringComparer.Ordinal.GetHashCode(record.Id) % (uint)_stripes.Length];
+        await gate.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
             var path = Path.Combine(_folder, record.Id + ".json");
@@ -65,40 +72,52 @@ public sealed class FolderFileStatusStore : IFileStatusStore
             }
 
             File.Move(temp, path, overwrite: true);
+            Index(record);
+        }
+        finally
+        {
+            gate.Release();
+        }
+    }
+
+    public Task<FileStatusRecord?> GetAsync(string id, CancellationToken cancellationToken = default)
+    {
+        lock (_lock)
+        {
+            return Task.FromResult(_records.GetValueOrDefault(id));
+        }
+    }
+
+    public Task<IReadOnlyList<FileStatusRecord>> QueryAsync(FileStatus? status, int limit, CancellationToken cancellationToken = default)
+    {
+        lock (_lock)
+        {
+            var index = status is { } s ? _byStatus[s] : _all;
+            return Task.FromResult<IReadOnlyList<FileStatusRecord>>([.. index.Reverse().Take(limit).Select(e => _records[e.Id])]);
+        }
+    }
+
+    public Task<IReadOnlyDictionary<FileStatus, int>> CountAsync(CancellationToken cancellationToken = default)
+    {
+        lock (_lock)
+        {
+            return Task.FromResult<IReadOnlyDictionary<FileStatus, int>>(_byStatus.ToDictionary(kv => kv.Key, kv => kv.Value.Count));
+        }
+    }
+
+    private void Index(FileStatusRecord record)
+    {
+        lock (_lock)
+        {
+            if (_records.TryGetValue(record.Id, out var old))
+            {
+                _byStatus[old.Status].Remove((old.UpdatedAt, old.Id));
+                _all.Remove((old.UpdatedAt, old.Id));
+            }
+
             _records[record.Id] = record;
-        }
-        finally
-        {
-            _gate.Release();
-        }
-    }
-
-    public async Task<FileStatusRecord?> GetAsync(string id, CancellationToken cancellationToken = default)
-    {
-        await _gate.WaitAsync(cancellationToken).ConfigureAwait(false);
-        try
-        {
-            return _records.GetValueOrDefault(id);
-        }
-        finally
-        {
-            _gate.Release();
-        }
-    }
-
-    public async Task<IReadOnlyList<FileStatusRecord>> QueryAsync(FileStatus? status, int limit, CancellationToken cancellationToken = default)
-    {
-        await _gate.WaitAsync(cancellationToken).ConfigureAwait(false);
-        try
-        {
-            return [.. _records.Values
-                .Where(r => status is null || r.Status == status)
-                .OrderByDescending(r => r.UpdatedAt)
-                .Take(limit)];
-        }
-        finally
-        {
-            _gate.Release();
+            _byStatus[record.Status].Add((record.UpdatedAt, record.Id));
+            _all.Add((record.UpdatedAt, record.Id));
         }
     }
 }

@@ -25,6 +25,12 @@ public sealed class ProcessingOptions
     public string PluginsPath { get; set; } = "plugins";
 
     /// <summary>
+    /// Largest file a processor is given, in bytes; a larger one fails (not retried) with a message naming this
+    /// setting. The job folder's copy is sparse (runs of zeros are holes). Default 0: no limit.
+    /// </summary>
+    public long MaxFileBytes { get; set; }
+
+    /// <summary>
     /// How long a stopping silo lets running processors finish (no new ones start; waiting files stay where they are).
     /// Attempts still running then are abandoned and run again after the restart, without counting. Default 30 s.
     /// </summary>
@@ -46,6 +52,11 @@ public sealed class ProcessingOptions
         if (DefaultMaxAttempts is < 1 or > 1000)
         {
             yield return $"CastIron:Processing:{nameof(DefaultMaxAttempts)} must be between 1 and 1000";
+        }
+
+        if (MaxFileBytes < 0)
+        {
+            yield return $"CastIron:Processing:{nameof(MaxFileBytes)} must not be negative (0 means no limit)";
         }
 
         if (ShutdownGracePeriod < TimeSpan.Zero)

@@ -122,6 +122,10 @@ public sealed partial class ProcessorExecutor(
             var seconds = request.Timeout.TotalSeconds.ToString("0.###", CultureInfo.InvariantCulture);
             return Outcome(request, ProcessorOutcomeKind.Failed, $"timed out after {seconds} s", output, retryable: true);
         }
+        catch (FileTooLargeException ex)
+        {
+            return Outcome(request, ProcessorOutcomeKind.Failed, ex.Message, output);
+        }
         catch (ObjectNotFoundException ex)
         {
             return Outcome(request, ProcessorOutcomeKind.Failed, $"the file is gone from the processing folder: {ex.Message}", output);
@@ -141,7 +145,7 @@ public sealed partial class ProcessorExecutor(
     {
         await using var source = await store.OpenReadAsync(request.Bucket, request.ObjectKey, cancellationToken).ConfigureAwait(false);
         await using var target = new FileStream(localPath, FileMode.CreateNew, FileAccess.Write, FileShare.None, 81920, useAsync: true);
-        await source.CopyToAsync(target, cancellationToken).ConfigureAwait(false);
+        await SparseCopy.CopyAsync(source, target, options.Value.MaxFileBytes, cancellationToken).ConfigureAwait(false);
     }
 
     private async Task<ProcessorOutcome?> RunShellAsync(ProcessorRunRequest request, string folder, string localPath, OutputTail output, CancellationToken cancellationToken)

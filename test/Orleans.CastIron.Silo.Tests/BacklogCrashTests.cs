@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Net.Http.Json;
 using System.Text.Json;
 using Xunit.Abstractions;
@@ -36,33 +35,35 @@ public sealed class BacklogCrashTests(ITestOutputHelper output) : IDisposable
             shell = 'sleep 0.02; echo "$ETL_FILE_ID" >> {processed}'
             """);
 
-        var silo = SiloProcess.Start(_root, output);
+        var silo = Start();
         try
         {
-            await silo.WaitUntilAsync(() => Task.FromResult(File.Exists(Path.Combine(Bucket, "crash", "05_canceled", ".keep"))), "config registered");
+            await WaitUntilAsync(silo, () => Task.FromResult(File.Exists(Path.Combine(Bucket, "crash", "05_canceled", ".keep"))), "config registered");
             var inbox = Path.Combine(Bucket, "crash", "01_inbox");
             for (var i = 0; i < Files; i++)
             {
                 await File.WriteAllTextAsync(Path.Combine(inbox, $"f{i:0000}.dat"), $"{i}\n");
             }
 
-            await silo.WaitUntilAsync(() => Task.FromResult(Archived() >= 150), "150 files archived");
+            await WaitUntilAsync(silo, () => Task.FromResult(Archived() >= 150), "150 files archived");
             var beforeTerm = Archived();
             var term = await silo.StopAsync(kill: false);
             output.WriteLine($"SIGTERM after {beforeTerm} archived: exit code {term}, {Archived()} archived at exit");
             Assert.Equal(0, term);
 
-            silo = SiloProcess.Start(_root, output);
-            await silo.WaitUntilAsync(() => Task.FromResult(Archived() >= 550), "550 files archived");
+            await silo.DisposeAsync();
+            silo = Start();
+            await WaitUntilAsync(silo, () => Task.FromResult(Archived() >= 550), "550 files archived");
             var beforeKill = Archived();
             await silo.StopAsync(kill: true);
             output.WriteLine($"SIGKILL after {beforeKill} archived");
 
-            silo = SiloProcess.Start(_root, output);
-            await silo.WaitUntilAsync(() => Task.FromResult(Archived() == Files), $"all {Files} files archived", TimeSpan.FromMinutes(3));
-            var records = await silo.FilesAsync();
-            await silo.WaitUntilAsync(
-                async () => (records = await silo.FilesAsync()).Count(r => r.GetProperty("status").GetString() == "Complete") == Files,
+            await silo.DisposeAsync();
+            silo = Start();
+            await WaitUntilAsync(silo, () => Task.FromResult(Archived() == Files), $"all {Files} files archived", TimeSpan.FromMinutes(3));
+            var records = await FilesAsync(silo);
+            await WaitUntilAsync(silo, 
+                async () => (records = await FilesAsync(silo)).Count(r => r.GetProperty("status").GetString() == "Complete") == Files,
                 "every status Complete");
 
             Assert.Equal(Files, records.Count);
@@ -83,7 +84,46 @@ public sealed class BacklogCrashTests(ITestOutputHelper output) : IDisposable
         }
         finally
         {
-            await silo.StopAsync(kill: true);
+            await silo.DisposeAsync();
+        }
+    }
+
+    /// <summary>The silo binary on the test's data folder, kept across restarts; a short grace period for SIGTERM.</summary>
+    private SiloProcess Start()
+    {
+        var silo = SiloProcess.StartIn(_root, ownsFolder: false, [
+            $"--CastIron:LocalFolder:RootPath={_root}",
+            "--CastIron:LocalFolder:ScanInterval=00:00:00.250",
+            "--CastIron:LocalFolder:SettleTime=00:00:00.100",
+            $"--CastIron:Processing:WorkPath={Path.Combine(_root, "work")}",
+            "--CastIron:Processing:ShutdownGracePeriod=00:00:05"]);
+        output.WriteLine($"silo started in {_root}");
+        return silo;
+    }
+
+    private static async Task<List<JsonElement>> FilesAsync(SiloProcess silo) =>
+        [.. (await silo.Http.GetFromJsonAsync<JsonElement>("/files?limit=5000")).EnumerateArray()];
+
+    private static async Task WaitUntilAsync(SiloProcess silo, Func<Task<bool>> condition, string what, TimeSpan? timeout = null)
+    {
+        var deadline = DateTime.UtcNow + (timeout ?? TimeSpan.FromSeconds(120));
+        while (true)
+        {
+            Assert.False(silo.HasExited, $"the silo exited while waiting for {what}\nstderr:\n{silo.Stderr}");
+            try
+            {
+                if (await condition())
+                {
+                    return;
+                }
+            }
+            catch (HttpRequestException)
+            {
+                // Still starting.
+            }
+
+            Assert.True(DateTime.UtcNow < deadline, $"timed out waiting for {what}");
+            await Task.Delay(100);
         }
     }
 
@@ -106,109 +146,6 @@ public sealed class BacklogCrashTests(ITestOutputHelper output) : IDisposable
         catch (IOException)
         {
             // Best effort.
-        }
-    }
-
-    /// <summary>The silo binary beside the tests, as <c>dotnet Orleans.CastIron.Silo.dll</c> with a data folder.</summary>
-    private sealed class SiloProcess
-    {
-        private readonly Process _process;
-        private readonly HttpClient _http;
-
-        private SiloProcess(Process process, HttpClient http)
-        {
-            _process = process;
-            _http = http;
-        }
-
-        public static SiloProcess Start(string root, ITestOutputHelper output)
-        {
-            var port = SiloFixture.FreePort();
-            var info = new ProcessStartInfo("dotnet")
-            {
-                WorkingDirectory = root,
-                RedirectStandardOutput = true,
-                RedirectStandardError = true,
-                UseShellExecute = false,
-            };
-            info.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "Orleans.CastIron.Silo.dll"));
-            foreach (var argument in SiloFixture.Arguments(root))
-            {
-                info.ArgumentList.Add(argument);
-            }
-
-            info.ArgumentList.Add($"--urls=http://127.0.0.1:{port}");
-            info.ArgumentList.Add("--CastIron:Processing:ShutdownGracePeriod=00:00:05");
-            var log = new StreamWriter(Path.Combine(root, "silo.log"), append: true) { AutoFlush = true };
-            var process = new Process { StartInfo = info, EnableRaisingEvents = true };
-            process.OutputDataReceived += (_, e) => Write(log, e.Data);
-            process.ErrorDataReceived += (_, e) => Write(log, e.Data);
-            process.Start();
-            process.BeginOutputReadLine();
-            process.BeginErrorReadLine();
-            output.WriteLine($"silo started: pid {process.Id}, port {port}");
-            return new SiloProcess(process, new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{port}") });
-        }
-
-        private static void Write(StreamWriter log, string? line)
-        {
-            if (line is not null)
-            {
-                lock (log)
-                {
-                    log.WriteLine(line);
-                }
-            }
-        }
-
-        public async Task<List<JsonElement>> FilesAsync() =>
-            [.. (await _http.GetFromJsonAsync<JsonElement>("/files?limit=5000")).EnumerateArray()];
-
-        public async Task WaitUntilAsync(Func<Task<bool>> condition, string what, TimeSpan? timeout = null)
-        {
-            var deadline = DateTime.UtcNow + (timeout ?? TimeSpan.FromSeconds(120));
-            while (true)
-            {
-                Assert.False(_process.HasExited, $"the silo exited (code {(_process.HasExited ? _process.ExitCode : 0)}) while waiting for {what}");
-                try
-                {
-                    if (await condition())
-                    {
-                        return;
-                    }
-                }
-                catch (HttpRequestException)
-                {
-                    // Still starting.
-                }
-
-                Assert.True(DateTime.UtcNow < deadline, $"timed out waiting for {what}");
-                await Task.Delay(100);
-            }
-        }
-
-        /// <summary>Stops the silo with SIGTERM (and waits for its exit code) or SIGKILL.</summary>
-        public async Task<int> StopAsync(bool kill)
-        {
-            if (_process.HasExited)
-            {
-                return _process.ExitCode;
-            }
-
-            if (kill)
-            {
-                _process.Kill(entireProcessTree: true);
-            }
-            else
-            {
-                using var term = Process.Start("kill", ["-TERM", _process.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)]);
-                await term.WaitForExitAsync();
-            }
-
-            using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(90));
-            await _process.WaitForExitAsync(timeout.Token);
-            _http.Dispose();
-            return _process.ExitCode;
         }
     }
 }

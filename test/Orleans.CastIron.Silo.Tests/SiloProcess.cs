@@ -14,9 +14,12 @@ public sealed class SiloProcess : IAsyncDisposable
     private readonly StringBuilder _stdout = new();
     private readonly StringBuilder _stderr = new();
 
-    private SiloProcess(string workingDirectory, IEnumerable<string> arguments)
+    private readonly bool _ownsFolder;
+
+    private SiloProcess(string workingDirectory, IEnumerable<string> arguments, bool ownsFolder)
     {
         WorkingDirectory = workingDirectory;
+        _ownsFolder = ownsFolder;
         var start = new ProcessStartInfo("dotnet")
         {
             WorkingDirectory = workingDirectory,
@@ -50,6 +53,12 @@ public sealed class SiloProcess : IAsyncDisposable
 
     public string WorkingDirectory { get; }
 
+    /// <summary>The REST API of this silo.</summary>
+    public HttpClient Http { get; private set; } = null!;
+
+    /// <summary>True once the process has ended.</summary>
+    public bool HasExited => _process.HasExited;
+
     public string Stdout
     {
         get
@@ -72,18 +81,46 @@ public sealed class SiloProcess : IAsyncDisposable
         }
     }
 
-    /// <summary>Starts the silo in a new temporary folder, on free ports.</summary>
+    /// <summary>Starts the silo in a new temporary folder (removed on dispose), on free ports.</summary>
     public static SiloProcess Start(params string[] arguments)
     {
         var folder = Path.Combine(Path.GetTempPath(), "castiron-silo-process", Guid.NewGuid().ToString("N"));
         Directory.CreateDirectory(folder);
-        return new SiloProcess(folder,
+        return StartIn(folder, ownsFolder: true, arguments);
+    }
+
+    /// <summary>Starts the silo in <paramref name="folder"/> (kept on dispose, e.g. for restarts), on free ports.</summary>
+    public static SiloProcess StartIn(string folder, bool ownsFolder, params string[] arguments)
+    {
+        var port = SiloFixture.FreePort();
+        var silo = new SiloProcess(folder,
         [
-            "--urls", "http://127.0.0.1:0",
+            "--urls", $"http://127.0.0.1:{port}",
             $"--CastIron:Cluster:SiloPort={SiloFixture.FreePort()}",
             $"--CastIron:Cluster:GatewayPort={SiloFixture.FreePort()}",
             .. arguments,
-        ]);
+        ], ownsFolder);
+        silo.Http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{port}") };
+        return silo;
+    }
+
+    /// <summary>Stops the silo with SIGTERM, or SIGKILL for it and its children, and returns its exit code.</summary>
+    public async Task<int> StopAsync(bool kill)
+    {
+        if (!_process.HasExited)
+        {
+            if (kill)
+            {
+                _process.Kill(entireProcessTree: true);
+            }
+            else
+            {
+                using var term = Process.Start("kill", ["-TERM", _process.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)]);
+                await term.WaitForExitAsync();
+            }
+        }
+
+        return await WaitForExitAsync(TimeSpan.FromSeconds(90));
     }
 
     /// <summary>Waits until stdout satisfies <paramref name="condition"/>; fails with the output so far.</summary>
@@ -123,6 +160,12 @@ public sealed class SiloProcess : IAsyncDisposable
         }
 
         _process.Dispose();
+        Http?.Dispose();
+        if (!_ownsFolder)
+        {
+            return;
+        }
+
         try
         {
             Directory.Delete(WorkingDirectory, recursive: true);

@@ -84,6 +84,24 @@ public interface IObjectStore
 /// <summary>Operations built from <see cref="IObjectStore"/> primitives, the same for every store.</summary>
 public static class ObjectStoreExtensions
 {
+    /// <summary>The <c>s3:ObjectCreated:Put</c> event a listing or a stat of <paramref name="info"/> stands for.</summary>
+    public static BucketEvent ToCreatedEvent(this ObjectInfo info, string bucket)
+    {
+        ArgumentNullException.ThrowIfNull(info);
+        return new BucketEvent
+        {
+            EventName = "s3:ObjectCreated:Put",
+            Kind = BucketEventKind.Created,
+            Bucket = bucket,
+            Key = info.Key,
+            Size = info.Size,
+            ETag = info.ETag,
+            ContentType = info.ContentType,
+            UserMetadata = info.Metadata,
+            Sequencer = info.ETag,
+        };
+    }
+
     /// <summary>Reads a whole (small) object as UTF-8 text.</summary>
     public static async Task<string> ReadTextAsync(this IObjectStore store, string bucket, string key, CancellationToken cancellationToken = default)
     {

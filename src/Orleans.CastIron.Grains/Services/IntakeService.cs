@@ -150,17 +150,7 @@ public sealed partial class IntakeService(
                 continue;
             }
 
-            batch.Add(new BucketEvent
-            {
-                EventName = "s3:ObjectCreated:Put",
-                Kind = BucketEventKind.Created,
-                Bucket = bucket,
-                Key = item.Key,
-                Size = item.Size,
-                ETag = item.ETag,
-                ContentType = item.ContentType,
-                UserMetadata = item.Metadata,
-            });
+            batch.Add(item.ToCreatedEvent(bucket));
             if (batch.Count == WakeBatch)
             {
                 count += await RouteBatchAsync(batch, cancellationToken).ConfigureAwait(false);
@@ -184,17 +174,7 @@ public sealed partial class IntakeService(
 
             try
             {
-                await grains.GetGrain<IFileJobGrain>(id).ObjectSeenAsync(new BucketEvent
-                {
-                    EventName = "s3:ObjectCreated:Put",
-                    Kind = BucketEventKind.Created,
-                    Bucket = bucket,
-                    Key = item.Key,
-                    Size = item.Size,
-                    ETag = item.ETag,
-                    ContentType = item.ContentType,
-                    UserMetadata = item.Metadata,
-                }).ConfigureAwait(false);
+                await grains.GetGrain<IFileJobGrain>(id).ObjectSeenAsync(item.ToCreatedEvent(bucket)).ConfigureAwait(false);
                 count++;
             }
             catch (Exception ex) when (ex is not OperationCanceledException)

@@ -37,10 +37,11 @@ internal sealed partial class FileJobGrain(
     private FileJobState _current = new NoJob();
     private string _bucket = options.Value.Bucket;
     private ProcessorRunRequest? _granted;
+    private bool _unsettled;
 
     private string FileId => this.GetPrimaryKeyString();
 
-    public override async Task OnActivateAsync(CancellationToken cancellationToken)
+    public override Task OnActivateAsync(CancellationToken cancellationToken)
     {
         if (!FileIds.IsValid(FileId))
         {
@@ -49,17 +50,32 @@ internal sealed partial class FileJobGrain(
 
         _current = state.State.Current;
         _bucket = _current.Record?.BucketName ?? _bucket;
-        if (_current is Running running && !runner.IsActive(running.Job.JobId, running.File.Attempts))
-        {
-            // The attempt went with a silo: settle it before anything else is asked of this job.
-            using var scope = BeginScope();
-            await InterpretAsync(new Resume(RunAlive: false));
-        }
+        _unsettled = _current is Running;
+        return Task.CompletedTask;
     }
 
-    async Task IFileJobGrain.ObjectSeenAsync(BucketEvent bucketEvent)
+    /// <summary>
+    /// A job found Running when it activates may have lost its attempt with a silo: that is settled before anything
+    /// else is asked of it (at its first call, not during activation, so a failing store cannot fail activation).
+    /// </summary>
+    private async Task SettleAsync()
+    {
+        if (_unsettled && _current is Running running && !runner.IsActive(running.Job.JobId, running.File.Attempts))
+        {
+            await InterpretAsync(new Resume(RunAlive: false));
+        }
+
+        _unsettled = false;
+    }
+
+    Task IFileJobGrain.ObjectSeenAsync(BucketEvent bucketEvent) => SeenAsync(bucketEvent, predecessor: null);
+
+    Task IFileJobGrain.ForwardedAsync(BucketEvent bucketEvent, string predecessor) => SeenAsync(bucketEvent, predecessor);
+
+    private async Task SeenAsync(BucketEvent bucketEvent, string? predecessor)
     {
         using var scope = BeginScope();
+        await SettleAsync();
         ObjectFacts facts;
         if (_current is NoJob or Final)
         {
@@ -71,7 +87,8 @@ internal sealed partial class FileJobGrain(
             }
 
             var id = FileIds.For(bucketEvent.Bucket, bucketEvent.Key, info.ETag, info.Metadata);
-            if (id != FileId && FileIds.OfRenamed(bucketEvent.Key, info.Metadata) is null && _current is NoJob)
+            // A forwarded upload derives its predecessor's id, not ours: that is why it was forwarded.
+            if (id != FileId && id != predecessor && FileIds.OfRenamed(bucketEvent.Key, info.Metadata) is null && _current is NoJob)
             {
                 // A stale event: the key now holds another upload, which is that upload's job.
                 await GrainFactory.GetGrain<IFileJobGrain>(id).ObjectSeenAsync(bucketEvent with { ETag = info.ETag, UserMetadata = info.Metadata });
@@ -92,6 +109,7 @@ internal sealed partial class FileJobGrain(
     async Task IFileJobGrain.ObjectRemovedAsync(string key)
     {
         using var scope = BeginScope();
+        await SettleAsync();
         if (_current is Queued or WaitingForSlot && _current.File.FileName == key && await store.StatAsync(_bucket, key) is null)
         {
             await InterpretAsync(new ObjectMissing());
@@ -101,14 +119,27 @@ internal sealed partial class FileJobGrain(
     async Task IFileJobGrain.ResumeAsync()
     {
         using var scope = BeginScope();
+        await SettleAsync();
         await InterpretAsync(new Resume(IsRunAlive()));
     }
 
     async Task<ProcessorRunRequest?> IFileJobGrain.SlotGrantedAsync(string jobId)
     {
         using var scope = BeginScope();
+        await SettleAsync();
         _granted = null;
-        await InterpretAsync(new SlotGranted(jobId));
+        try
+        {
+            await InterpretAsync(new SlotGranted(jobId));
+        }
+        catch (Exception ex) when (_current is Running)
+        {
+            // Running is persisted but the attempt was not handed over: look again soon rather than at the timeout.
+            LogStartFailed(ex, jobId);
+            await timers.SetAsync(FileId, time.GetUtcNow() + _policy.Recheck);
+            throw;
+        }
+
         var granted = _granted;
         _granted = null;
         return granted;
@@ -123,6 +154,7 @@ internal sealed partial class FileJobGrain(
     async Task<CommandResult> IFileJobGrain.CancelAsync(string? reason)
     {
         using var scope = BeginScope();
+        await SettleAsync();
         var why = string.IsNullOrWhiteSpace(reason) ? "canceled by a user" : reason;
         // A file no config took yet goes to the canceled folder of the config owning its inbox.
         var owner = _current is Queued or Arriving && snapshots.Current.InboxOwner(_current.File.JobKey) is { } o ? new OwnerConfig(o.ConfigKey, o.Config) : null;
@@ -133,6 +165,7 @@ internal sealed partial class FileJobGrain(
     async Task<CommandResult> IFileJobGrain.RetryAsync(FileStatusRecord? known)
     {
         using var scope = BeginScope();
+        await SettleAsync();
         _bucket = _current.Record?.BucketName ?? known?.BucketName ?? _bucket;
         var answer = await InterpretAsync(new Retry(known));
         return new CommandResult(answer?.Accepted ?? false, answer?.Message ?? "not carried out", _current.Record?.Status);
@@ -269,7 +302,7 @@ internal sealed partial class FileJobGrain(
                 return null;
             case ForwardTo forward:
                 LogForwarded(forward.Seen.Key, forward.FileId);
-                await GrainFactory.GetGrain<IFileJobGrain>(forward.FileId).ObjectSeenAsync(new BucketEvent
+                await GrainFactory.GetGrain<IFileJobGrain>(forward.FileId).ForwardedAsync(new BucketEvent
                 {
                     EventName = "s3:ObjectCreated:Put",
                     Kind = BucketEventKind.Created,
@@ -279,7 +312,7 @@ internal sealed partial class FileJobGrain(
                     Size = forward.Seen.Facts.Size,
                     ContentType = forward.Seen.Facts.ContentType,
                     UserMetadata = forward.Seen.Facts.Metadata,
-                });
+                }, FileId);
                 return null;
             case Reject reject:
                 LogRejected(reject.Reason);
@@ -347,6 +380,9 @@ internal sealed partial class FileJobGrain(
 
     [LoggerMessage(6, LogLevel.Warning, "Job {JobId} on '{ObjectKey}': attempt {Attempt} of {MaxAttempts} did not succeed ({Interruptions} interruption(s)); next attempt at {Due}: {Reason}")]
     private partial void LogRetrying(string objectKey, string jobId, int attempt, int maxAttempts, DateTimeOffset due, int interruptions, string? reason);
+
+    [LoggerMessage(13, LogLevel.Error, "Job {JobId} could not start its attempt; it is looked at again shortly")]
+    private partial void LogStartFailed(Exception exception, string jobId);
 
     [LoggerMessage(10, LogLevel.Warning, "Not taken: {Reason}")]
     private partial void LogRejected(string reason);

@@ -161,8 +161,8 @@ public class FileJobMachineTests
             decision.Effects,
             e => Assert.Equal($"team/02_processing/{FileId}-data.csv", Assert.IsType<MoveObject>(e).To),
             e => Assert.Equal(JobEvent.Created("job-1", $"{FileId}-data.csv", "cfg.toml", "alice"), Assert.IsType<PublishJobEvent>(e).Event),
-            e => Assert.Equal(1, Assert.IsType<StartRun>(e).Attempt),
-            e => Assert.Equal(FileStatus.Processing, Assert.IsType<WriteStatus>(e).Record.Status));
+            e => Assert.Equal(FileStatus.Processing, Assert.IsType<WriteStatus>(e).Record.Status),
+            e => Assert.Equal(1, Assert.IsType<StartRun>(e).Attempt));
     }
 
     [Fact]
@@ -196,6 +196,7 @@ public class FileJobMachineTests
         Assert.True(final.Persist);
         Assert.Equal(T0 + TimeSpan.FromHours(1), FileJobMachine.WakeAt(final.State, T0, Policy));
         Assert.Null(FileJobMachine.WakeAt(QueuedState(), T0, Policy));
+        Assert.Equal(T0 + TimeSpan.FromMinutes(1), FileJobMachine.WakeAt(Decide(new NoJob(), Seen()).State, T0, Policy));
         Assert.Equal(T0 + TimeSpan.FromMinutes(2), FileJobMachine.WakeAt(RunningState(), T0, Policy));
     }
 

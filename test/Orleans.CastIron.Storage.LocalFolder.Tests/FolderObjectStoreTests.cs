@@ -69,6 +69,18 @@ public sealed class FolderObjectStoreTests : IDisposable
     }
 
     [Fact]
+    public async Task MoveOntoItself_ReplacesTheMetadata_AndKeepsTheContent()
+    {
+        await Store.WriteTextAsync("etl", "work/a.csv", "1", Meta(("status", "Processing"), ("id", "7")));
+
+        await Store.MoveAsync("etl", "work/a.csv", "work/a.csv", Meta(("status", "Complete"), ("id", "7")));
+
+        var info = await Store.StatAsync("etl", "work/a.csv");
+        Assert.Equal("Complete", info!.Metadata["status"]);
+        Assert.Equal("1", await Store.ReadTextAsync("etl", "work/a.csv"));
+    }
+
+    [Fact]
     public async Task Copy_WithNullMetadata_KeepsTheSourceMetadata()
     {
         await Store.WriteTextAsync("etl", "a.csv", "1", Meta(("id", "7")));

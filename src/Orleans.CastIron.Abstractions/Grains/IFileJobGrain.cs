@@ -29,6 +29,10 @@ public interface IFileJobGrain : IGrainWithStringKey
     [Alias("ObjectSeen")]
     Task ObjectSeenAsync(BucketEvent bucketEvent);
 
+    /// <summary>A new upload that the finished job <paramref name="predecessor"/> could not tell from its own (same key and version): this job takes it.</summary>
+    [Alias("Forwarded")]
+    Task ForwardedAsync(BucketEvent bucketEvent, string predecessor);
+
     /// <summary>An object of this file was removed (a hint: the job checks).</summary>
     [Alias("ObjectRemoved")]
     Task ObjectRemovedAsync(string key);

@@ -45,9 +45,9 @@ public static class FileJobMachine
     public static bool IsDurable(FileJobState state) => state is NoJob or Arriving or Queued or Running or Backoff or Finalizing or Final;
 
     /// <summary>
-    /// When a persisted state must be looked at again if nothing else happens (a lost report, a crash, a retry
-    /// due, retention over), or <see langword="null"/> when nothing needs a timer: a file in its inbox is found again
-    /// by the inbox listing at start. The interpreter writes this one-shot durable timer <em>before</em> the state
+    /// When a persisted state must be looked at again if nothing else happens (a failed step, a lost report, a crash,
+    /// a retry due, retention over), or <see langword="null"/> when nothing needs a timer: a queued file in its inbox
+    /// is found again by the inbox listing at start. The interpreter writes this one-shot durable timer <em>before</em> the state
     /// (so a crash between the two leaves a timer that finds the older state, never a state nobody wakes) and
     /// removes it after a state that needs none. A timer is removed when it fires; decisions re-arm it when needed.
     /// </summary>
@@ -57,7 +57,8 @@ public static class FileJobMachine
         ArgumentNullException.ThrowIfNull(policy);
         return state switch
         {
-            Arriving a when ObjectKeys.Parent(a.FromKey) != ObjectKeys.Parent(a.File.JobKey) => now + policy.Recheck,
+            // Also for a drop: if a step after its rename fails, nothing else would offer the renamed file again.
+            Arriving => now + policy.Recheck,
             Running r => now + r.Job.Timeout + policy.Recheck,
             Backoff b => b.Due,
             Finalizing => now + policy.Recheck,
@@ -215,11 +216,10 @@ public static class FileJobMachine
                     effects.Add(new PublishJobEvent(JobEvent.Created(job.JobId, ObjectKeys.Leaf(record.JobKey), ObjectKeys.Leaf(job.ConfigKey), uploader)));
                 }
 
-                var runningJob = job with { Announced = true };
-                effects.Add(new StartRun(runningJob, attempt, processingKey, metadata));
-                // After the start: the status store shows an attempt only once its processor was handed the file.
                 effects.Add(new WriteStatus(running));
-                return new(new Running { Record = running, Job = runningJob, FromKey = record.FileName }, true, effects.ToImmutable());
+                // Last: every step that can fail is done before the attempt is handed to the processor.
+                effects.Add(new StartRun(job with { Announced = true }, attempt, processingKey, metadata));
+                return new(new Running { Record = running, Job = job with { Announced = true }, FromKey = record.FileName }, true, effects.ToImmutable());
             case Cancel cancel:
                 return Finalize(record, record.FileName, job, null, FileStatus.Canceled, cancel.Reason, null, now) with { Answer = new CommandAnswer(true, "canceled before it started") };
             case ObjectMissing:
@@ -304,7 +304,8 @@ public static class FileJobMachine
             return Finalize(lost, lost.FileName, job, null, FileStatus.Failed, $"processing was interrupted {lost.Interruptions} times (silo stops or crashes); giving up", null, now);
         }
 
-        return new(new Backoff { Record = lost, Job = job, Due = now }, true, [], new Resume(false));
+        // The status store learns that the attempt it was shown did not count (a rare write: only after a crash).
+        return new(new Backoff { Record = lost, Job = job, Due = now }, true, [new WriteStatus(lost)], new Resume(false));
     }
 
     private static FileJobDecision FromBackoff(Backoff state, FileJobTrigger trigger, DateTimeOffset now, FileJobPolicy policy)

@@ -53,7 +53,8 @@ public interface IObjectStore
     Task DeleteAsync(string bucket, string key, CancellationToken cancellationToken = default);
 
     /// <summary>
-    /// Moves an object, replacing its user metadata with <paramref name="metadata"/> (null keeps it). Idempotent, so a
+    /// Moves an object, replacing its user metadata with <paramref name="metadata"/> (null keeps it; a move onto the same
+    /// key only replaces the metadata). Idempotent, so a
     /// move interrupted by a crash can simply be repeated: when the source is gone and the destination exists, the
     /// earlier move completed and nothing is done. The default is copy-then-delete (what S3 offers); stores with a
     /// native rename override it.
@@ -63,6 +64,12 @@ public interface IObjectStore
     {
         if (string.Equals(sourceKey, destinationKey, StringComparison.Ordinal))
         {
+            // In place: only the metadata changes (S3 allows a copy onto itself that replaces metadata).
+            if (metadata is not null && await StatAsync(bucket, sourceKey, cancellationToken).ConfigureAwait(false) is not null)
+            {
+                await CopyAsync(bucket, sourceKey, destinationKey, metadata, cancellationToken).ConfigureAwait(false);
+            }
+
             return;
         }
 

@@ -19,7 +19,7 @@ public sealed partial class JobRunner(
     IOptions<ProcessingOptions> options,
     ILogger<JobRunner> logger) : ILifecycleParticipant<ISiloLifecycle>
 {
-    private static readonly TimeSpan[] ReportRetryDelays = [TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(5), TimeSpan.FromSeconds(30)];
+    private static readonly TimeSpan MaxReportDelay = TimeSpan.FromSeconds(30);
 
     private readonly Lock _lock = new();
     private readonly Dictionary<string, ConfigLane> _lanes = new(StringComparer.Ordinal);
@@ -62,7 +62,8 @@ public sealed partial class JobRunner(
     {
         lock (_lock)
         {
-            if (_waiting.ContainsKey(jobId) || _runs.ContainsKey(jobId))
+            // A retry's request may come while the previous attempt still reports its end: that one is queued.
+            if (_waiting.ContainsKey(jobId) || (_runs.TryGetValue(jobId, out var running) && !running.Reporting))
             {
                 return;
             }
@@ -169,6 +170,13 @@ public sealed partial class JobRunner(
 
     private async Task GrantAsync(SlotRequest request)
     {
+        // Reserved before the job is asked, so a cancel or a stop in the meantime finds it.
+        var active = new ActiveRun(attempt: 0);
+        lock (_lock)
+        {
+            _runs[request.JobId] = active;
+        }
+
         ProcessorRunRequest? run;
         try
         {
@@ -176,24 +184,48 @@ public sealed partial class JobRunner(
         }
         catch (Exception ex)
         {
-            // The job asks again when it is resumed.
+            // The job looks again shortly and asks anew.
             LogGrantFailed(ex, request.JobId);
             run = null;
         }
 
         if (run is null)
         {
+            Forget(request.JobId, active);
             Release(request.Lane);
             return;
         }
 
-        var active = new ActiveRun(run.Attempt);
+        bool start;
         lock (_lock)
         {
-            _runs[run.JobId] = active;
+            active.Attempt = run.Attempt;
+            start = _accepting;
+            if (start)
+            {
+                active.Task = Task.Run(() => RunAsync(request.Lane, run, active));
+            }
         }
 
-        active.Task = Task.Run(() => RunAsync(request.Lane, run, active));
+        if (!start)
+        {
+            // The silo began stopping while the job was asked: the attempt is not started; it runs after the restart, uncounted.
+            Forget(request.JobId, active);
+            Release(request.Lane);
+        }
+    }
+
+    private void Forget(string jobId, ActiveRun active)
+    {
+        lock (_lock)
+        {
+            if (_runs.TryGetValue(jobId, out var current) && current == active)
+            {
+                _runs.Remove(jobId);
+            }
+        }
+
+        active.Cancel.Dispose();
     }
 
     private async Task RunAsync(ConfigLane lane, ProcessorRunRequest run, ActiveRun active)
@@ -224,34 +256,32 @@ public sealed partial class JobRunner(
         }
         finally
         {
-            lock (_lock)
-            {
-                _runs.Remove(run.JobId);
-            }
-
-            active.Cancel.Dispose();
+            Forget(run.JobId, active);
             Release(lane);
         }
     }
 
+    /// <summary>Reports the end until the job has it (with a capped backoff) or the silo stops: an end dropped here would run the attempt again.</summary>
     private async Task ReportAsync(ProcessorRunRequest run, ProcessorOutcome outcome)
     {
         var job = grains.GetGrain<IFileJobGrain>(run.FileId);
-        for (var i = 0; ; i++)
+        var delay = TimeSpan.FromSeconds(1);
+        while (true)
         {
             try
             {
                 await job.RunEndedAsync(outcome).ConfigureAwait(false);
                 return;
             }
-            catch (Exception ex) when (i < ReportRetryDelays.Length && !_shutdown.IsCancellationRequested)
+            catch (Exception ex) when (!_shutdown.IsCancellationRequested)
             {
-                LogReportFailed(ex, outcome.JobId, outcome.Attempt);
-                await Task.Delay(ReportRetryDelays[i], CancellationToken.None).ConfigureAwait(false);
+                LogReportFailed(ex, outcome.JobId, outcome.Attempt, delay);
+                await Task.Delay(delay, _shutdown.Token).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+                delay = delay * 2 < MaxReportDelay ? delay * 2 : MaxReportDelay;
             }
             catch (Exception ex)
             {
-                // The job's timer finds the attempt gone and runs it again, uncounted.
+                // Stopping: the job's timer finds the attempt gone after the restart and runs it again, uncounted.
                 LogReportAbandoned(ex, outcome.JobId, outcome.Attempt);
                 return;
             }
@@ -320,7 +350,7 @@ public sealed partial class JobRunner(
 
     private sealed class ActiveRun(int attempt)
     {
-        public int Attempt { get; } = attempt;
+        public int Attempt { get; set; } = attempt;
 
         public CancellationTokenSource Cancel { get; } = new();
 
@@ -332,8 +362,8 @@ public sealed partial class JobRunner(
     [LoggerMessage(1, LogLevel.Warning, "Granting a slot to job {JobId} failed; it asks again when resumed")]
     private partial void LogGrantFailed(Exception exception, string jobId);
 
-    [LoggerMessage(2, LogLevel.Warning, "Reporting the end of job {JobId} attempt {Attempt} failed; retrying")]
-    private partial void LogReportFailed(Exception exception, string jobId, int attempt);
+    [LoggerMessage(2, LogLevel.Warning, "Reporting the end of job {JobId} attempt {Attempt} failed; retrying in {Delay}")]
+    private partial void LogReportFailed(Exception exception, string jobId, int attempt, TimeSpan delay);
 
     [LoggerMessage(3, LogLevel.Error, "Could not report the end of job {JobId} attempt {Attempt}; its timer runs it again")]
     private partial void LogReportAbandoned(Exception exception, string jobId, int attempt);

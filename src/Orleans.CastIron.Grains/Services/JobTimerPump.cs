@@ -5,7 +5,12 @@ namespace Orleans.CastIron.Grains.Services;
 /// whatever its time (what was in flight when the silo went resumes now), then each timer when it is due. A timer is
 /// removed once its job handled the wake, unless the job set a new time meanwhile.
 /// </summary>
-public sealed partial class JobTimerPump(IGrainFactory grains, IJobTimerStore timers, TimeProvider time, ILogger<JobTimerPump> logger)
+public sealed partial class JobTimerPump(
+    IGrainFactory grains,
+    IJobTimerStore timers,
+    Microsoft.Extensions.Options.IOptions<CastIronOptions> options,
+    TimeProvider time,
+    ILogger<JobTimerPump> logger)
 {
     private const int Page = 256;
     private const int Parallelism = 32;
@@ -76,8 +81,21 @@ public sealed partial class JobTimerPump(IGrainFactory grains, IJobTimerStore ti
         }
         catch (Exception ex) when (ex is not OperationCanceledException)
         {
-            // The timer stays: it fires again at the next tick.
-            LogWakeFailed(ex, timer.FileId);
+            // Tried again after the recovery interval, so a job that keeps failing neither spins nor holds up the
+            // timers behind it.
+            LogWakeFailed(ex, timer.FileId, options.Value.RecoveryInterval);
+            try
+            {
+                var retry = time.GetUtcNow() + options.Value.RecoveryInterval;
+                if (retry > timer.At)
+                {
+                    await timers.SetAsync(timer.FileId, retry).ConfigureAwait(false);
+                }
+            }
+            catch (Exception storeFailure) when (storeFailure is not OperationCanceledException)
+            {
+                LogPumpFailed(storeFailure);
+            }
         }
     }
 
@@ -87,6 +105,6 @@ public sealed partial class JobTimerPump(IGrainFactory grains, IJobTimerStore ti
     [LoggerMessage(2, LogLevel.Error, "The job timer pump failed; retrying")]
     private partial void LogPumpFailed(Exception exception);
 
-    [LoggerMessage(3, LogLevel.Warning, "Waking job {FileId} failed; its timer fires again")]
-    private partial void LogWakeFailed(Exception exception, string fileId);
+    [LoggerMessage(3, LogLevel.Warning, "Waking job {FileId} failed; tried again in {Retry}")]
+    private partial void LogWakeFailed(Exception exception, string fileId, TimeSpan retry);
 }

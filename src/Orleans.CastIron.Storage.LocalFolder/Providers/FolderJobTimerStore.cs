@@ -48,19 +48,20 @@ public sealed class FolderJobTimerStore : IJobTimerStore
     {
         var path = PathOf(fileId);
         var due = at.UtcDateTime;
-        try
-        {
-            Stamp(path, due);
-        }
-        catch (DirectoryNotFoundException)
-        {
-            // The folder was deleted while running: recreate it.
-            Directory.CreateDirectory(_folder);
-            Stamp(path, due);
-        }
-
+        // The stamp and the index change together, so a concurrent conditional remove sees both or neither.
         lock (_lock)
         {
+            try
+            {
+                Stamp(path, due);
+            }
+            catch (DirectoryNotFoundException)
+            {
+                // The folder was deleted while running: recreate it.
+                Directory.CreateDirectory(_folder);
+                Stamp(path, due);
+            }
+
             Index(fileId, at);
         }
 

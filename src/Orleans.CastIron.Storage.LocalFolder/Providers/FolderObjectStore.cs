@@ -245,6 +245,14 @@ public sealed partial class FolderObjectStore : IObjectStore
         var destination = WritablePath(bucket, destinationKey);
         if (source == destination)
         {
+            // A "move" in place still sets the metadata: a file that ends where it is (no archive folder) must carry
+            // its final status, or a later listing would take it for unfinished work.
+            if (metadata is not null && IsObjectFile(bucketPath, source))
+            {
+                var current = await ReadSidecarAsync(bucketPath, source, cancellationToken).ConfigureAwait(false);
+                await WriteSidecarAsync(bucket, source, current with { Metadata = Normalize(metadata) }, cancellationToken).ConfigureAwait(false);
+            }
+
             return;
         }
 
@@ -320,6 +328,12 @@ public sealed partial class FolderObjectStore : IObjectStore
 
     private async Task CommitAsync(string bucket, string temp, string path, Sidecar sidecar, CancellationToken cancellationToken)
     {
+        await WriteSidecarAsync(bucket, path, sidecar, cancellationToken).ConfigureAwait(false);
+        File.Move(temp, path, overwrite: true);
+    }
+
+    private async Task WriteSidecarAsync(string bucket, string path, Sidecar sidecar, CancellationToken cancellationToken)
+    {
         var folder = Path.GetDirectoryName(path)!;
         var metaFolder = Path.Combine(folder, MetaFolderName);
         Directory.CreateDirectory(metaFolder);
@@ -337,8 +351,6 @@ public sealed partial class FolderObjectStore : IObjectStore
         {
             File.Delete(sidecarTemp);
         }
-
-        File.Move(temp, path, overwrite: true);
     }
 
     private string TempPath(string bucket)

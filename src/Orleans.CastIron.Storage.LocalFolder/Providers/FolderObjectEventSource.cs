@@ -297,19 +297,7 @@ public sealed partial class FolderObjectEventSource(
                 return;
             }
 
-            var created = new BucketEvent
-            {
-                EventName = "s3:ObjectCreated:Put",
-                Kind = BucketEventKind.Created,
-                Bucket = bucket,
-                Key = key,
-                Size = info.Size,
-                ETag = info.ETag,
-                ContentType = info.ContentType,
-                UserMetadata = info.Metadata,
-                Sequencer = info.ETag,
-            };
-            if (await DeliverAsync(handler, created, cancellationToken).ConfigureAwait(false))
+            if (await DeliverAsync(handler, info.ToCreatedEvent(bucket), cancellationToken).ConfigureAwait(false))
             {
                 recorded = listedSignature ?? info.ETag;
             }

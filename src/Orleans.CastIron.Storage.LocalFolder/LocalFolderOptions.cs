@@ -7,10 +7,18 @@ public sealed class LocalFolderOptions
     public string RootPath { get; set; } = "data";
 
     /// <summary>How often the whole bucket is re-scanned, in addition to watcher notifications. Default 2 s.</summary>
-    /// <remarks>The scan is what guarantees nothing is missed (watchers drop events under load); lower means faster pick-up, more I/O.</remarks>
+    /// <remarks>
+    /// The scan is what guarantees nothing is missed (watchers drop events under load); lower means faster pick-up of
+    /// files no event announced, more I/O. On Linux a file closed after writing or renamed in does not wait for it.
+    /// </remarks>
     public TimeSpan ScanInterval { get; set; } = TimeSpan.FromSeconds(2);
 
-    /// <summary>A file is taken only once it has not changed for this long, so half-written files are not processed. Default 1 s.</summary>
+    /// <summary>
+    /// A file found by the scan is taken only once it has not changed for this long, so half-written files are not
+    /// processed. Default 1 s. On Linux a file closed after writing, or renamed into the bucket, is complete and taken
+    /// at once (inotify); the settle time applies to what only the scan finds (a file never closed, a hard link, lost
+    /// events, other systems).
+    /// </summary>
     public TimeSpan SettleTime { get; set; } = TimeSpan.FromSeconds(1);
 
     /// <summary>How many events are handed to grains at once. Default 16.</summary>

@@ -215,10 +215,7 @@ public class FileWorkflowTests(WorkflowFixture fixture)
 
         var disabled = Configs.Dotnet("test.noop").Replace("enabled = true", "enabled = false", StringComparison.Ordinal);
         await Host.DropAsync($"{folder}/cfg.toml", disabled);
-        await WorkflowHost.WaitUntilAsync(
-            async () => (await Host.Grains.GetGrain<IProcessorRegistryGrain>(WorkflowHost.Bucket).GetConfigsAsync()).Single(c => c.ConfigKey == $"{folder}/cfg.toml").Registered == false,
-            null,
-            () => "the disabled config to be unregistered");
+        await Host.WaitForConfigAsync($"{folder}/cfg.toml", c => c is { Registered: false }, "the disabled config to be unregistered");
         await Host.DropAsync($"{folder}/01_inbox/late.csv", "a\n");
         await AssertStaysUntouchedAsync(folder, $"{folder}/01_inbox/late.csv");
 
@@ -233,10 +230,7 @@ public class FileWorkflowTests(WorkflowFixture fixture)
         await RegisterAsync(folder, Configs.Dotnet("test.noop"));
 
         Host.Delete($"{folder}/cfg.toml");
-        await WorkflowHost.WaitUntilAsync(
-            async () => !(await Host.Grains.GetGrain<IProcessorRegistryGrain>(WorkflowHost.Bucket).GetConfigsAsync()).Any(c => c.ConfigKey == $"{folder}/cfg.toml"),
-            null,
-            () => "the deleted config to be forgotten");
+        await Host.WaitForConfigAsync($"{folder}/cfg.toml", c => c is null, "the deleted config to be forgotten");
         await Host.DropAsync($"{folder}/01_inbox/late.csv", "a\n");
 
         await AssertStaysUntouchedAsync(folder, $"{folder}/01_inbox/late.csv");
@@ -249,12 +243,7 @@ public class FileWorkflowTests(WorkflowFixture fixture)
         await RegisterAsync(folder, Configs.Dotnet("test.noop"));
 
         await Host.DropAsync($"{folder}/cfg.toml", Configs.Dotnet("test.noop").Replace("inbox_dir", "inbox_dri", StringComparison.Ordinal));
-        RegisteredConfig? entry = null;
-        await WorkflowHost.WaitUntilAsync(async () =>
-        {
-            entry = (await Host.Grains.GetGrain<IProcessorRegistryGrain>(WorkflowHost.Bucket).GetConfigsAsync()).Single(c => c.ConfigKey == $"{folder}/cfg.toml");
-            return !entry.Errors.IsEmpty;
-        }, null, () => "the invalid config's errors");
+        var entry = await Host.WaitForConfigAsync($"{folder}/cfg.toml", c => c is { Errors.IsEmpty: false }, "the invalid config's errors");
 
         Assert.False(entry!.Registered);
         Assert.Contains(entry.Errors, e => e.Code == ConfigErrorCode.UnknownKey && e.Key == "castiron.etl.inbox_dri" && e.Line == 4);
@@ -325,10 +314,7 @@ public class FileWorkflowTests(WorkflowFixture fixture)
 
         // The flaky processor counts attempts per job; a retry starts a new job, so make the next one succeed.
         await Host.DropAsync($"{folder}/cfg.toml", Configs.Dotnet("test.noop", extraEtl: "max_attempts = 1"));
-        await WorkflowHost.WaitUntilAsync(
-            async () => (await Host.Grains.GetGrain<IProcessorRegistryGrain>(WorkflowHost.Bucket).GetConfigsAsync()).Single(c => c.ConfigKey == $"{folder}/cfg.toml").Config?.Dotnet?.Processor == "test.noop",
-            null,
-            () => "the replaced config");
+        await Host.WaitForConfigAsync($"{folder}/cfg.toml", c => c?.Config?.Dotnet?.Processor == "test.noop", "the replaced config");
         var result = await Host.Grains.GetGrain<IFileJobGrain>(failed.Id).RetryAsync(null);
 
         Assert.True(result.Accepted, result.Message);

@@ -133,6 +133,23 @@ public sealed class WorkflowHost : IAsyncDisposable
         return last!;
     }
 
+    /// <summary>
+    /// Waits until this silo's config snapshot, which intake and jobs match with, shows <paramref name="configKey"/> as
+    /// <paramref name="condition"/> wants (null: not known). The registry grain shows a change while it is still saving
+    /// it, before the silos' snapshots have it; a drop noticed at once (inotify) could still meet the old config.
+    /// </summary>
+    public async Task<RegisteredConfig?> WaitForConfigAsync(string configKey, Func<RegisteredConfig?, bool> condition, string what)
+    {
+        var snapshots = Services.GetRequiredService<ConfigSnapshotCache>();
+        RegisteredConfig? entry = null;
+        await WaitUntilAsync(() =>
+        {
+            entry = snapshots.Current.Configs.FirstOrDefault(c => c.ConfigKey == configKey);
+            return Task.FromResult(condition(entry));
+        }, null, () => what);
+        return entry;
+    }
+
     /// <summary>Waits for a condition, failing with a message that says what was awaited and what was seen.</summary>
     public static async Task WaitUntilAsync(Func<Task<bool>> condition, TimeSpan? timeout, Func<string> describe)
     {

@@ -27,17 +27,8 @@ internal sealed partial class ProcessorRegistryGrain(
         return Task.CompletedTask;
     }
 
-    async Task IProcessorRegistryGrain.RescanAsync()
+    async Task IProcessorRegistryGrain.RescanAsync(ImmutableDictionary<string, string> present)
     {
-        var present = new Dictionary<string, string>(StringComparer.Ordinal);
-        await foreach (var item in store.ListAsync(Bucket, "", recursive: true))
-        {
-            if (SkipRules.Route(item.Key) == EventRoute.ProcessorConfig)
-            {
-                present[item.Key] = item.ETag;
-            }
-        }
-
         foreach (var key in state.State.Configs.Keys.Where(k => !present.ContainsKey(k)).ToList())
         {
             await RemoveAsync(key);

@@ -40,9 +40,12 @@ public sealed record RegisteredConfig
 [Alias("castiron.IProcessorRegistryGrain")]
 public interface IProcessorRegistryGrain : IGrainWithStringKey
 {
-    /// <summary>Lists the bucket and brings every config up to date (also forgets configs deleted meanwhile).</summary>
+    /// <summary>
+    /// Brings every config up to date with <paramref name="present"/> (every <c>.toml</c> key of the bucket with its
+    /// ETag, listed by the caller outside this grain's turn): reads new and changed ones, forgets deleted ones.
+    /// </summary>
     [Alias("Rescan")]
-    Task RescanAsync();
+    Task RescanAsync(ImmutableDictionary<string, string> present);
 
     /// <summary>Reads the config at <paramref name="configKey"/> again (it was put).</summary>
     [Alias("ConfigChanged")]

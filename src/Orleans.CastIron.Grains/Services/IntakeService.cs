@@ -214,13 +214,24 @@ public sealed partial class IntakeService(
     private async Task StartAsync(CancellationToken cancellationToken)
     {
         var bucket = options.Value.Bucket;
-        await Registry(bucket).RescanAsync().ConfigureAwait(false);
+        // The bucket is listed here, not in the registry's turn: a big bucket must not time out a grain call.
+        var configs = ImmutableDictionary.CreateBuilder<string, string>(StringComparer.Ordinal);
+        await foreach (var item in store.ListAsync(bucket, "", recursive: true, cancellationToken).ConfigureAwait(false))
+        {
+            if (SkipRules.Route(item.Key) == EventRoute.ProcessorConfig)
+            {
+                configs[item.Key] = item.ETag;
+            }
+        }
+
+        await Registry(bucket).RescanAsync(configs.ToImmutable()).ConfigureAwait(false);
         await snapshots.RefreshAsync().ConfigureAwait(false);
         var stopping = _stopping.Token;
         lock (_lock)
         {
             _background.Add(Task.Run(() => snapshots.FollowAsync(stopping), CancellationToken.None));
             _background.Add(Task.Run(() => IntakeLoopAsync(stopping), CancellationToken.None));
+            _background.Add(Task.Run(() => timers.RunAsync(stopping), CancellationToken.None));
             // Silo start never waits on the number of files: recovery runs in the background.
             _background.Add(Task.Run(() => RecoverAsync(bucket, stopping), CancellationToken.None));
         }
@@ -249,7 +260,6 @@ public sealed partial class IntakeService(
             }
 
             LogRecovered(inboxes.Count, files, strays);
-            await timers.RunAsync(stopping).ConfigureAwait(false);
         }
         catch (OperationCanceledException) when (stopping.IsCancellationRequested)
         {

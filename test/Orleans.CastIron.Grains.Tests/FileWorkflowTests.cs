@@ -290,7 +290,7 @@ public class FileWorkflowTests(WorkflowFixture fixture)
 
         var after = Assert.Single(await Host.FilesAsync(folder));
         Assert.Equal(FileStatus.Complete, after.Status);
-        Assert.Equal(record.Transitions, after.Transitions);
+        Assert.Equal(record.Transitions.AsEnumerable(), after.Transitions.AsEnumerable());
         Assert.Equal(1, TestProcessors.Calls[record.Id]);
         Assert.Equal(eventsBefore, Events(record).Count);
         Assert.Equal(

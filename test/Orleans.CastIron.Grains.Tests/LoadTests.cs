@@ -13,11 +13,12 @@ public class LoadTests
 
         await Parallel.ForEachAsync(Enumerable.Range(0, count), async (i, _) => await host.DropAsync($"{folder}/01_inbox/file-{i:D4}.csv", $"row {i}\n"));
 
-        IReadOnlyList<FileStatusRecord> files = [];
+        IReadOnlyDictionary<FileStatus, int> counts = new Dictionary<FileStatus, int>();
         await WorkflowHost.WaitUntilAsync(
-            async () => (files = await host.FilesAsync(folder)).Count(f => f.Status == FileStatus.Complete) == count,
+            async () => (counts = await host.StatusStore.CountAsync()).GetValueOrDefault(FileStatus.Complete) == count,
             TimeSpan.FromMinutes(4),
-            () => $"{count} files Complete; seen {files.Count} tracked, {files.Count(f => f.Status == FileStatus.Complete)} Complete");
+            () => $"{count} files Complete; seen {string.Join(", ", counts.Select(c => $"{c.Value} {c.Key}"))}");
+        var files = await host.FilesAsync(folder);
 
         Assert.Equal(count, files.Count);
         Assert.Equal(count, files.Select(f => f.OriginalFilename).Distinct().Count());

@@ -113,7 +113,8 @@ public sealed partial class JobRunner(
     {
         lock (_lock)
         {
-            return _runs.TryGetValue(jobId, out var run) && run.Attempt == attempt;
+            // Attempt 0: reserved while the job is being granted its slot (the job is Running before the runner hears back).
+            return _runs.TryGetValue(jobId, out var run) && (run.Attempt == attempt || run.Attempt == 0);
         }
     }
 

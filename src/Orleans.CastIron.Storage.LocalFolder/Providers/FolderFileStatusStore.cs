@@ -4,10 +4,10 @@ using System.Text.Json.Serialization;
 namespace Orleans.CastIron.Storage.LocalFolder.Providers;
 
 /// <summary>
-/// The embedded status index: one JSON file per file id (written to a temporary file and renamed), loaded at start,
-/// with an index per status ordered by last update, so a query reads only the records it returns and counts need no
-/// scan. Writes of different files never wait for each other (one file's writes are serial: its job makes them).
-/// Serves one silo; production uses ClickHouse.
+/// The embedded status index: one JSON file per file id (written to a temporary file and renamed). Only an index is
+/// kept in memory (id, status, last update: tens of bytes per file, ordered per status), so a query reads just the
+/// records it returns and counts need no scan. Writes of different files never wait for each other (one file's
+/// writes are serial: its job makes them). Serves one silo; production uses ClickHouse.
 /// </summary>
 public sealed class FolderFileStatusStore : IFileStatusStore
 {
@@ -19,7 +19,7 @@ public sealed class FolderFileStatusStore : IFileStatusStore
 
     private readonly string _folder;
     private readonly Lock _lock = new();
-    private readonly Dictionary<string, FileStatusRecord> _records = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, (FileStatus Status, DateTimeOffset UpdatedAt)> _records = new(StringComparer.Ordinal);
     private readonly Dictionary<FileStatus, SortedSet<(DateTimeOffset UpdatedAt, string Id)>> _byStatus =
         Enum.GetValues<FileStatus>().ToDictionary(s => s, _ => new SortedSet<(DateTimeOffset, string)>());
     private readonly SortedSet<(DateTimeOffset UpdatedAt, string Id)> _all = [];
@@ -80,20 +80,50 @@ public sealed class FolderFileStatusStore : IFileStatusStore
         }
     }
 
-    public Task<FileStatusRecord?> GetAsync(string id, CancellationToken cancellationToken = default)
+    public async Task<FileStatusRecord?> GetAsync(string id, CancellationToken cancellationToken = default)
     {
         lock (_lock)
         {
-            return Task.FromResult(_records.GetValueOrDefault(id));
+            if (!_records.ContainsKey(id))
+            {
+                return null;
+            }
         }
+
+        return await ReadAsync(id, cancellationToken).ConfigureAwait(false);
     }
 
-    public Task<IReadOnlyList<FileStatusRecord>> QueryAsync(FileStatus? status, int limit, CancellationToken cancellationToken = default)
+    public async Task<IReadOnlyList<FileStatusRecord>> QueryAsync(FileStatus? status, int limit, CancellationToken cancellationToken = default)
     {
+        List<string> ids;
         lock (_lock)
         {
             var index = status is { } s ? _byStatus[s] : _all;
-            return Task.FromResult<IReadOnlyList<FileStatusRecord>>([.. index.Reverse().Take(limit).Select(e => _records[e.Id])]);
+            ids = [.. index.Reverse().Take(limit).Select(e => e.Id)];
+        }
+
+        var records = new List<FileStatusRecord>(ids.Count);
+        foreach (var id in ids)
+        {
+            // A record replaced meanwhile is read as it is now; one deleted from outside is left out.
+            if (await ReadAsync(id, cancellationToken).ConfigureAwait(false) is { } record && (status is null || record.Status == status))
+            {
+                records.Add(record);
+            }
+        }
+
+        return records;
+    }
+
+    private async Task<FileStatusRecord?> ReadAsync(string id, CancellationToken cancellationToken)
+    {
+        try
+        {
+            return JsonSerializer.Deserialize<FileStatusRecord>(await File.ReadAllBytesAsync(Path.Combine(_folder, id + ".json"), cancellationToken).ConfigureAwait(false), Json);
+        }
+        catch (Exception ex) when (ex is FileNotFoundException or DirectoryNotFoundException or JsonException)
+        {
+            return null;
         }
     }
 
@@ -111,11 +141,11 @@ public sealed class FolderFileStatusStore : IFileStatusStore
         {
             if (_records.TryGetValue(record.Id, out var old))
             {
-                _byStatus[old.Status].Remove((old.UpdatedAt, old.Id));
-                _all.Remove((old.UpdatedAt, old.Id));
+                _byStatus[old.Status].Remove((old.UpdatedAt, record.Id));
+                _all.Remove((old.UpdatedAt, record.Id));
             }
 
-            _records[record.Id] = record;
+            _records[record.Id] = (record.Status, record.UpdatedAt);
             _byStatus[record.Status].Add((record.UpdatedAt, record.Id));
             _all.Add((record.UpdatedAt, record.Id));
         }

@@ -124,7 +124,8 @@ public sealed partial class FolderObjectStore : IObjectStore
         {
             foreach (var entry in new DirectoryInfo(folder).EnumerateFileSystemInfos())
             {
-                if (IsReserved(entry.Name))
+                // An entry gone since it was listed (renamed by a job meanwhile) reads as all attributes (-1): skip it.
+                if (IsReserved(entry.Name) || entry.Attributes == (FileAttributes)(-1))
                 {
                     continue;
                 }

@@ -3,6 +3,7 @@ using System.Globalization;
 using Microsoft.Extensions.Logging;
 using Orleans.CastIron.Processing;
 using Orleans.CastIron.Processing.Shell;
+using Orleans.CastIron.Storage.LocalFolder.Tests;
 
 namespace Orleans.CastIron.Silo.Tests.Processing;
 
@@ -136,35 +137,4 @@ public sealed class ShellRunnerTests : IDisposable
 public sealed class IsolatedCollection
 {
     public const string Name = "isolated";
-}
-
-/// <summary>Keeps every log line.</summary>
-public sealed class ListLogger<T> : ILogger<T>
-{
-    private readonly List<(LogLevel Level, string Message)> _lines = [];
-
-    public IReadOnlyList<string> Warnings
-    {
-        get
-        {
-            lock (_lines)
-            {
-                return [.. _lines.Where(l => l.Level >= LogLevel.Warning).Select(l => l.Message)];
-            }
-        }
-    }
-
-    public IDisposable? BeginScope<TState>(TState state)
-        where TState : notnull => null;
-
-    public bool IsEnabled(LogLevel logLevel) => true;
-
-    public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter)
-    {
-        ArgumentNullException.ThrowIfNull(formatter);
-        lock (_lines)
-        {
-            _lines.Add((logLevel, formatter(state, exception)));
-        }
-    }
 }

@@ -87,8 +87,8 @@ internal sealed partial class FileJobGrain(
             }
 
             var id = FileIds.For(bucketEvent.Bucket, bucketEvent.Key, info.ETag, info.Metadata);
-            // A forwarded upload derives its predecessor's id, not ours: that is why it was forwarded.
-            if (id != FileId && id != predecessor && FileIds.OfRenamed(bucketEvent.Key, info.Metadata) is null && _current is NoJob)
+            // A forwarded upload derives an earlier job's id, not ours: that is why it was forwarded (never send it back).
+            if (predecessor is null && id != FileId && FileIds.OfRenamed(bucketEvent.Key, info.Metadata) is null && _current is NoJob)
             {
                 // A stale event: the key now holds another upload, which is that upload's job.
                 await GrainFactory.GetGrain<IFileJobGrain>(id).ObjectSeenAsync(bucketEvent with { ETag = info.ETag, UserMetadata = info.Metadata });

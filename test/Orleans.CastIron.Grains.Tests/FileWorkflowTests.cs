@@ -406,6 +406,34 @@ public class FileWorkflowTests(WorkflowFixture fixture)
     }
 
     [Fact]
+    public async Task IdenticalReuploads_AfterTheFirstFinished_AreEachProcessed_AsNewFiles()
+    {
+        var folder = Configs.Folder();
+        await RegisterAsync(folder, Configs.Dotnet("test.noop"));
+        var stamp = new DateTime(2026, 1, 1, 0, 0, 0, DateTimeKind.Utc);
+        for (var upload = 1; upload <= 3; upload++)
+        {
+            // Same name, same content, same modification time: the same object version each time.
+            var staged = Path.Combine(Host.Root, $"same-{folder}-{upload}.csv");
+            await File.WriteAllTextAsync(staged, "same\n");
+            File.SetLastWriteTimeUtc(staged, stamp);
+            File.Move(staged, Path.Combine(Host.BucketPath, folder, "01_inbox", "same.csv"));
+            await WorkflowHost.WaitUntilAsync(
+                async () => (await Host.FilesAsync(folder)).Count(r => r.OriginalFilename == "same.csv" && r.Status == FileStatus.Complete) == upload,
+                null,
+                () => $"upload {upload} Complete");
+        }
+
+        var records = (await Host.FilesAsync(folder)).Where(r => r.OriginalFilename == "same.csv").ToList();
+        Assert.Equal(3, records.Select(r => r.Id).Distinct().Count());
+        Assert.All(records, r => Assert.Equal(1, TestProcessors.Calls[r.Id]));
+        // The same identity each time: each new upload went to the successor of the job before it.
+        var ordered = records.OrderBy(r => r.CreatedAt).Select(r => r.Id).ToList();
+        Assert.Equal(FileIds.Successor(ordered[0]), ordered[1]);
+        Assert.Equal(FileIds.Successor(ordered[1]), ordered[2]);
+    }
+
+    [Fact]
     public async Task QueuedFileRemovedByAUser_EndsCanceled()
     {
         var folder = Configs.Folder();

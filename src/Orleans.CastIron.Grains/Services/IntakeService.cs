@@ -139,65 +139,52 @@ public sealed partial class IntakeService(
     }
 
     /// <summary>Hands every data file directly in <paramref name="inbox"/> to its job.</summary>
-    public async Task<int> ListInboxAsync(string bucket, string inbox, CancellationToken cancellationToken)
+    public Task<int> ListInboxAsync(string bucket, string inbox, CancellationToken cancellationToken) =>
+        HandOverAsync(bucket, inbox, item => () => RouteAsync(item.ToCreatedEvent(bucket), listed: true, cancellationToken), cancellationToken);
+
+    /// <summary>Hands every tracked file (one carrying its id) directly in <paramref name="folder"/> to its job.</summary>
+    private Task<int> ListTrackedAsync(string bucket, string folder, CancellationToken cancellationToken) =>
+        HandOverAsync(
+            bucket,
+            folder,
+            item => FileIds.OfRenamed(item.Key, item.Metadata) is { } id ? () => grains.GetGrain<IFileJobGrain>(id).ObjectSeenAsync(item.ToCreatedEvent(bucket)) : null,
+            cancellationToken);
+
+    /// <summary>Lists the data files directly in <paramref name="folder"/> and runs, in bounded batches, what <paramref name="handOver"/> picks for each.</summary>
+    private async Task<int> HandOverAsync(string bucket, string folder, Func<ObjectInfo, Func<Task>?> handOver, CancellationToken cancellationToken)
     {
-        var batch = new List<BucketEvent>(WakeBatch);
+        var batch = new List<(string Key, Func<Task> Run)>(WakeBatch);
         var count = 0;
-        await foreach (var item in store.ListAsync(bucket, inbox, recursive: false, cancellationToken).ConfigureAwait(false))
+        await foreach (var item in store.ListAsync(bucket, folder, recursive: false, cancellationToken).ConfigureAwait(false))
         {
-            if (SkipRules.Route(item.Key) != EventRoute.DataFile)
+            if (SkipRules.Route(item.Key) != EventRoute.DataFile || handOver(item) is not { } run)
             {
                 continue;
             }
 
-            batch.Add(item.ToCreatedEvent(bucket));
+            batch.Add((item.Key, run));
             if (batch.Count == WakeBatch)
             {
-                count += await RouteBatchAsync(batch, cancellationToken).ConfigureAwait(false);
+                count += await RunBatchAsync(batch).ConfigureAwait(false);
                 batch.Clear();
             }
         }
 
-        return count + await RouteBatchAsync(batch, cancellationToken).ConfigureAwait(false);
+        return count + await RunBatchAsync(batch).ConfigureAwait(false);
     }
 
-    /// <summary>Hands every tracked file (one carrying its id) directly in <paramref name="folder"/> to its job.</summary>
-    private async Task<int> ListTrackedAsync(string bucket, string folder, CancellationToken cancellationToken)
+    private async Task<int> RunBatchAsync(List<(string Key, Func<Task> Run)> batch)
     {
-        var count = 0;
-        await foreach (var item in store.ListAsync(bucket, folder, recursive: false, cancellationToken).ConfigureAwait(false))
-        {
-            if (SkipRules.Route(item.Key) != EventRoute.DataFile || FileIds.OfRenamed(item.Key, item.Metadata) is not { } id)
-            {
-                continue;
-            }
-
-            try
-            {
-                await grains.GetGrain<IFileJobGrain>(id).ObjectSeenAsync(item.ToCreatedEvent(bucket)).ConfigureAwait(false);
-                count++;
-            }
-            catch (Exception ex) when (ex is not OperationCanceledException)
-            {
-                LogRouteFailed(ex, item.Key);
-            }
-        }
-
-        return count;
-    }
-
-    private async Task<int> RouteBatchAsync(List<BucketEvent> batch, CancellationToken cancellationToken)
-    {
-        await Task.WhenAll(batch.Select(async e =>
+        await Task.WhenAll(batch.Select(async item =>
         {
             try
             {
-                await RouteAsync(e, listed: true, cancellationToken).ConfigureAwait(false);
+                await item.Run().ConfigureAwait(false);
             }
             catch (Exception ex) when (ex is not OperationCanceledException)
             {
                 // That file's failure only: the next listing or event offers it again.
-                LogRouteFailed(ex, e.Key);
+                LogRouteFailed(ex, item.Key);
             }
         })).ConfigureAwait(false);
         return batch.Count;

@@ -23,7 +23,17 @@ public static class SeedEnvironment
         ["CONSUMER_GRP_ETL_SOURCE_FILE"] = "CastIron:Kafka:SourceFileGroup",
         ["KAFKA_PIZZA_TRACKER_TOPIC"] = "CastIron:Kafka:PizzaTrackerTopic",
         ["KAFKA_MAX_PARTITION_FETCH_BYTES"] = "CastIron:Kafka:MaxMessageBytes",
+        ["MINIO_HOST"] = "CastIron:S3:Host",
+        ["MINIO_PORT"] = "CastIron:S3:Port",
+        ["MINIO_ROOT_USER"] = "CastIron:S3:AccessKey",
+        ["MINIO_ROOT_PASSWORD"] = "CastIron:S3:SecretKey",
+        ["MINIO_SECURE"] = "CastIron:S3:Secure",
+        ["MINIO_NOTIFICATION_ARN_ETL_SOURCE_FILE"] = "CastIron:S3:NotificationArn",
+        ["CASTIRON_WEBHOOK_TOKEN"] = "CastIron:Api:WebhookToken",
     };
+
+    /// <summary>Variables whose empty value is meaningful (an empty ARN turns registration off).</summary>
+    private static readonly HashSet<string> EmptyAllowed = new(StringComparer.OrdinalIgnoreCase) { "MINIO_NOTIFICATION_ARN_ETL_SOURCE_FILE" };
 
     /// <summary>Adds the mapped values of the variables that are set.</summary>
     public static IConfigurationBuilder AddSeedEnvironment(this IConfigurationBuilder builder, IDictionary<string, string?>? environment = null)
@@ -34,14 +44,35 @@ public static class SeedEnvironment
             .ToDictionary(e => (string)e.Key, e => (string?)e.Value, StringComparer.OrdinalIgnoreCase);
         foreach (var (variable, key) in Map)
         {
-            if (source.TryGetValue(variable, out var value) && !string.IsNullOrEmpty(value))
+            if (!source.TryGetValue(variable, out var value) || value is null)
             {
-                values[key] = key == "Logging:LogLevel:Default" ? NormalizeLogLevel(variable, value) : value;
+                continue;
             }
+
+            // The seed's "UNSET" sentinel (B-20) means not set, as an empty value does.
+            if (string.Equals(value.Trim(), "UNSET", StringComparison.OrdinalIgnoreCase) || (value.Length == 0 && !EmptyAllowed.Contains(variable)))
+            {
+                continue;
+            }
+
+            values[key] = key switch
+            {
+                "Logging:LogLevel:Default" => NormalizeLogLevel(variable, value),
+                "CastIron:S3:Secure" or "CastIron:MatchContentType" => NormalizeFlag(variable, value),
+                _ => value,
+            };
         }
 
         return builder.AddInMemoryCollection(values);
     }
+
+    // Python's settings took True/true/1/yes/on; anything else is a clear start-up error.
+    private static string NormalizeFlag(string variable, string value) => value.Trim().ToLowerInvariant() switch
+    {
+        "true" or "1" or "yes" or "on" => "true",
+        "false" or "0" or "no" or "off" => "false",
+        _ => throw new InvalidSettingException($"{variable}='{value}' is not true or false (use true/false, 1/0, yes/no or on/off)"),
+    };
 
     // The seed took "info", "debug", ... (Python names); an unknown level is a clear start-up error, not a crash later (B-20).
     private static string NormalizeLogLevel(string variable, string value) => value.Trim().ToLowerInvariant() switch

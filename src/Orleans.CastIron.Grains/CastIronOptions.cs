@@ -24,6 +24,19 @@ public sealed class CastIronOptions
     /// </summary>
     public bool MatchContentType { get; set; }
 
+    /// <summary>
+    /// How often one silo of the cluster lists the registered inboxes for files no event announced (a lost bucket
+    /// notification delays a file by at most this long). Unset: the event source's default (1 minute with the S3
+    /// store; off with the folder store, whose own scan sees every file). Zero turns it off.
+    /// </summary>
+    public TimeSpan? ReconcileInterval { get; set; }
+
+    /// <summary>
+    /// How often, during reconciliation, the whole bucket is listed for processor configs (<c>.toml</c>) added or
+    /// removed without an event. Default 5 minutes; never more often than <see cref="ReconcileInterval"/>.
+    /// </summary>
+    public TimeSpan ConfigReconcileInterval { get; set; } = TimeSpan.FromMinutes(5);
+
     /// <summary>Checks the settings; returns the problems found.</summary>
     public IEnumerable<string> Validate()
     {
@@ -40,6 +53,11 @@ public sealed class CastIronOptions
         if (Retention < TimeSpan.Zero)
         {
             yield return $"CastIron:{nameof(Retention)} must not be negative";
+        }
+
+        if (ReconcileInterval < TimeSpan.Zero || ConfigReconcileInterval <= TimeSpan.Zero)
+        {
+            yield return $"CastIron:{nameof(ReconcileInterval)} must not be negative (0 turns it off) and CastIron:{nameof(ConfigReconcileInterval)} must be positive";
         }
 
         if (MaxInterruptions is < 0 or > 1000)

@@ -32,6 +32,10 @@ public sealed class ObjectNotFoundException(string bucket, string key)
 public interface IObjectStore
 {
     /// <summary>Lists objects whose key starts with <paramref name="prefix"/> (a folder, or <c>""</c> for all).</summary>
+    /// <remarks>
+    /// A listing may leave <see cref="ObjectInfo.Metadata"/> empty and <see cref="ObjectInfo.ContentType"/> null (S3
+    /// listings carry neither); <see cref="StatAsync"/> gives them.
+    /// </remarks>
     /// <param name="recursive">False lists only direct children of the folder.</param>
     IAsyncEnumerable<ObjectInfo> ListAsync(string bucket, string prefix, bool recursive, CancellationToken cancellationToken = default);
 
@@ -136,4 +140,10 @@ public interface IObjectEventSource
 {
     /// <summary>Delivers events until <paramref name="cancellationToken"/> is canceled.</summary>
     Task RunAsync(Func<BucketEvent, CancellationToken, Task> handler, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// How often, unless configured otherwise, the registered inboxes should be listed for files no event announced;
+    /// null when the source needs no such listing (it scans the whole store itself, as the folder source does).
+    /// </summary>
+    TimeSpan? DefaultReconcileInterval => null;
 }

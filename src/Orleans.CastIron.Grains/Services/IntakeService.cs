@@ -7,8 +7,9 @@ namespace Orleans.CastIron.Grains.Services;
 /// Feeds bucket events to grains: <c>.toml</c> keys to the registry, files in registered inboxes to their FileJob
 /// (keyed by the file id derived from the object), placeholders and everything else nowhere. At silo start it
 /// rescans the configs, wakes every job that has a timer (in flight when the silo went), lists the registered
-/// inboxes for files dropped meanwhile, then follows the event source. There is no periodic sweep. Intake can be
-/// paused and resumed (<c>/manager/stop-consumers</c>).
+/// inboxes for files dropped meanwhile, then follows the event source. Where events can be lost (S3 notifications),
+/// one silo lists the registered inboxes periodically (reconciliation). Intake can be paused and resumed
+/// (<c>/manager/stop-consumers</c>).
 /// </summary>
 public sealed partial class IntakeService(
     IGrainFactory grains,
@@ -17,6 +18,8 @@ public sealed partial class IntakeService(
     ConfigSnapshotCache snapshots,
     JobTimerPump timers,
     IOptions<CastIronOptions> options,
+    ILocalSiloDetails silo,
+    TimeProvider time,
     ILogger<IntakeService> logger) : ILifecycleParticipant<ISiloLifecycle>
 {
     private const int WakeBatch = 64;
@@ -140,29 +143,35 @@ public sealed partial class IntakeService(
 
     /// <summary>Hands every data file directly in <paramref name="inbox"/> to its job.</summary>
     public Task<int> ListInboxAsync(string bucket, string inbox, CancellationToken cancellationToken) =>
-        HandOverAsync(bucket, inbox, item => () => RouteAsync(item.ToCreatedEvent(bucket), listed: true, cancellationToken), cancellationToken);
+        HandOverAsync(bucket, inbox, item => RouteAsync(item.ToCreatedEvent(bucket), listed: true, cancellationToken), cancellationToken);
 
     /// <summary>Hands every tracked file (one carrying its id) directly in <paramref name="folder"/> to its job.</summary>
     private Task<int> ListTrackedAsync(string bucket, string folder, CancellationToken cancellationToken) =>
         HandOverAsync(
             bucket,
             folder,
-            item => FileIds.OfRenamed(item.Key, item.Metadata) is { } id ? () => grains.GetGrain<IFileJobGrain>(id).ObjectSeenAsync(item.ToCreatedEvent(bucket)) : null,
+            item => FileIds.OfRenamed(item.Key, item.Metadata) is { } id ? grains.GetGrain<IFileJobGrain>(id).ObjectSeenAsync(item.ToCreatedEvent(bucket)) : Task.CompletedTask,
             cancellationToken);
 
-    /// <summary>Lists the data files directly in <paramref name="folder"/> and runs, in bounded batches, what <paramref name="handOver"/> picks for each.</summary>
-    private async Task<int> HandOverAsync(string bucket, string folder, Func<ObjectInfo, Func<Task>?> handOver, CancellationToken cancellationToken)
+    /// <summary>Lists the data files directly in <paramref name="folder"/> and runs <paramref name="handOver"/> for each, in bounded batches.</summary>
+    private async Task<int> HandOverAsync(string bucket, string folder, Func<ObjectInfo, Task> handOver, CancellationToken cancellationToken)
     {
         var batch = new List<(string Key, Func<Task> Run)>(WakeBatch);
         var count = 0;
-        await foreach (var item in store.ListAsync(bucket, folder, recursive: false, cancellationToken).ConfigureAwait(false))
+        await foreach (var listed in store.ListAsync(bucket, folder, recursive: false, cancellationToken).ConfigureAwait(false))
         {
-            if (SkipRules.Route(item.Key) != EventRoute.DataFile || handOver(item) is not { } run)
+            if (SkipRules.Route(listed.Key) != EventRoute.DataFile)
             {
                 continue;
             }
 
-            batch.Add((item.Key, run));
+            batch.Add((listed.Key, async () =>
+            {
+                if (await WithMetadataAsync(bucket, listed, cancellationToken).ConfigureAwait(false) is { } item)
+                {
+                    await handOver(item).ConfigureAwait(false);
+                }
+            }));
             if (batch.Count == WakeBatch)
             {
                 count += await RunBatchAsync(batch).ConfigureAwait(false);
@@ -172,6 +181,15 @@ public sealed partial class IntakeService(
 
         return count + await RunBatchAsync(batch).ConfigureAwait(false);
     }
+
+    /// <summary>
+    /// A listed object with the metadata its routing needs: a key that looks like a tracked file (<c>&lt;id&gt;-name</c>)
+    /// is only one when its metadata says so, and S3 listings carry no metadata, so such keys are stat-ed (null: gone).
+    /// </summary>
+    private async Task<ObjectInfo?> WithMetadataAsync(string bucket, ObjectInfo item, CancellationToken cancellationToken) =>
+        item.Metadata.Count == 0 && FileIds.IsValid(IdPrefix(item.Key))
+            ? await store.StatAsync(bucket, item.Key, cancellationToken).ConfigureAwait(false)
+            : item;
 
     private async Task<int> RunBatchAsync(List<(string Key, Func<Task> Run)> batch)
     {
@@ -198,10 +216,13 @@ public sealed partial class IntakeService(
         return leaf.Length > 37 && leaf[36] == '-' ? leaf[..36] : "";
     }
 
-    private async Task StartAsync(CancellationToken cancellationToken)
+    /// <summary>
+    /// Lists the whole bucket for processor configs and hands the registry the set present, so configs added,
+    /// changed or removed without an event are taken up. The bucket is listed here, not in the registry's turn: a big
+    /// bucket must not time out a grain call.
+    /// </summary>
+    private async Task RescanConfigsAsync(string bucket, CancellationToken cancellationToken)
     {
-        var bucket = options.Value.Bucket;
-        // The bucket is listed here, not in the registry's turn: a big bucket must not time out a grain call.
         var configs = ImmutableDictionary.CreateBuilder<string, string>(StringComparer.Ordinal);
         await foreach (var item in store.ListAsync(bucket, "", recursive: true, cancellationToken).ConfigureAwait(false))
         {
@@ -211,7 +232,22 @@ public sealed partial class IntakeService(
             }
         }
 
+        // A config registered while the listing ran may have been passed over by it: one that still exists stays.
+        foreach (var known in await Registry(bucket).GetConfigsAsync().ConfigureAwait(false))
+        {
+            if (!configs.ContainsKey(known.ConfigKey) && await store.StatAsync(bucket, known.ConfigKey, cancellationToken).ConfigureAwait(false) is { } info)
+            {
+                configs[known.ConfigKey] = info.ETag;
+            }
+        }
+
         await Registry(bucket).RescanAsync(configs.ToImmutable()).ConfigureAwait(false);
+    }
+
+    private async Task StartAsync(CancellationToken cancellationToken)
+    {
+        var bucket = options.Value.Bucket;
+        await RescanConfigsAsync(bucket, cancellationToken).ConfigureAwait(false);
         await snapshots.RefreshAsync().ConfigureAwait(false);
         var stopping = _stopping.Token;
         lock (_lock)
@@ -221,6 +257,64 @@ public sealed partial class IntakeService(
             _background.Add(Task.Run(() => timers.RunAsync(stopping), CancellationToken.None));
             // Silo start never waits on the number of files: recovery runs in the background.
             _background.Add(Task.Run(() => RecoverAsync(bucket, stopping), CancellationToken.None));
+            if ((options.Value.ReconcileInterval ?? source.DefaultReconcileInterval) is { } every && every > TimeSpan.Zero)
+            {
+                _background.Add(Task.Run(() => ReconcileAsync(bucket, every, stopping), CancellationToken.None));
+            }
+        }
+    }
+
+    /// <summary>
+    /// Every <paramref name="every"/>, on one silo of the cluster (the holder of the bucket's lease): lists the
+    /// registered inboxes and hands files no event announced to their jobs, and, less often, lists the bucket for
+    /// configs. A lost notification delays a file by at most one interval. Nothing happens while intake is paused.
+    /// </summary>
+    private async Task ReconcileAsync(string bucket, TimeSpan every, CancellationToken stopping)
+    {
+        var lease = grains.GetGrain<ILeaseGrain>($"reconcile/{bucket}");
+        var holder = silo.SiloAddress.ToParsableString();
+        var configsDue = time.GetUtcNow() + options.Value.ConfigReconcileInterval;
+        using var timer = new PeriodicTimer(every, time);
+        try
+        {
+            while (await timer.WaitForNextTickAsync(stopping).ConfigureAwait(false))
+            {
+                if (IsPaused)
+                {
+                    continue;
+                }
+
+                try
+                {
+                    if (!await lease.TryAcquireAsync(holder, every * 3).ConfigureAwait(false))
+                    {
+                        continue;
+                    }
+
+                    if (time.GetUtcNow() >= configsDue)
+                    {
+                        await RescanConfigsAsync(bucket, stopping).ConfigureAwait(false);
+                        configsDue = time.GetUtcNow() + options.Value.ConfigReconcileInterval;
+                    }
+
+                    var inboxes = snapshots.Current.Processors.Select(p => p.Paths.InboxFolder).Distinct(StringComparer.Ordinal).ToList();
+                    var files = 0;
+                    foreach (var inbox in inboxes)
+                    {
+                        files += await ListInboxAsync(bucket, inbox, stopping).ConfigureAwait(false);
+                    }
+
+                    LogReconciled(inboxes.Count, files);
+                }
+                catch (Exception ex) when (ex is not OperationCanceledException || !stopping.IsCancellationRequested)
+                {
+                    // The next interval tries again; nothing is lost meanwhile, only delayed.
+                    LogReconcileFailed(ex);
+                }
+            }
+        }
+        catch (OperationCanceledException) when (stopping.IsCancellationRequested)
+        {
         }
     }
 
@@ -330,6 +424,12 @@ public sealed partial class IntakeService(
 
     [LoggerMessage(5, LogLevel.Warning, "Handing '{ObjectKey}' to its job failed; it is offered again later")]
     private partial void LogRouteFailed(Exception exception, string objectKey);
+
+    [LoggerMessage(7, LogLevel.Debug, "Reconciliation listed {Inboxes} registered inbox(es): {Files} file(s) handed to their jobs")]
+    private partial void LogReconciled(int inboxes, int files);
+
+    [LoggerMessage(8, LogLevel.Warning, "Reconciliation failed; it runs again at the next interval")]
+    private partial void LogReconcileFailed(Exception exception);
 
     [LoggerMessage(6, LogLevel.Information, "Listed {Inboxes} registered inbox(es) at start: {Files} file(s) handed to their jobs; {Tracked} tracked file(s) in processing folders looked at")]
     private partial void LogRecovered(int inboxes, int files, int tracked);

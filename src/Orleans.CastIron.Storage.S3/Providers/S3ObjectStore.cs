@@ -1,0 +1,404 @@
+using System.IO.Pipelines;
+using Minio;
+using Minio.DataModel;
+using Minio.DataModel.Args;
+using Orleans.CastIron.Paths;
+using MinioNotFound = Minio.Exceptions.ObjectNotFoundException;
+
+namespace Orleans.CastIron.Storage.S3.Providers;
+
+/// <summary>
+/// <see cref="IObjectStore"/> on an S3 server (MinIO in production) through the Minio SDK. Reads stream through a
+/// bounded pipe and writes stream from a file (a non-seekable source is spooled to a temporary file first), so an
+/// object of any size never sits in memory. A move is copy-then-delete, idempotent after a crash between the two.
+/// Metadata keys are lower-case without <c>x-amz-meta-</c>, whatever casing the server returns.
+/// </summary>
+public sealed partial class S3ObjectStore : IObjectStore, IDisposable
+{
+    private const string MetaPrefix = "x-amz-meta-";
+
+    /// <summary>Bytes buffered between the download and its reader before the download waits.</summary>
+    private const int ReadBufferBytes = 1024 * 1024;
+
+    private readonly IMinioClient _client;
+    private readonly S3Retry _retry;
+    private readonly S3StorageOptions _options;
+    private readonly ILogger _logger;
+    private readonly HttpClient _http;
+
+    /// <summary>Headers the server returns among the stat's metadata that are not user metadata.</summary>
+    private static readonly HashSet<string> StandardHeaders = new(StringComparer.OrdinalIgnoreCase)
+    {
+        "Content-Type", "Content-Encoding", "Content-Disposition", "Content-Language", "Cache-Control", "Expires",
+    };
+
+    public S3ObjectStore(S3StorageOptions options, ILogger<S3ObjectStore>? logger = null)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        _options = options;
+        _logger = (ILogger?)logger ?? Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance;
+        _retry = new S3Retry(options, _logger);
+        // Timeouts are ours (per request, then retried); the handler works around the SDK's doubled Content-Type.
+        _http = new HttpClient(new SingleContentTypeHandler { InnerHandler = new SocketsHttpHandler { PooledConnectionLifetime = TimeSpan.FromMinutes(5) } })
+        {
+            Timeout = Timeout.InfiniteTimeSpan,
+        };
+        _client = new MinioClient()
+            .WithHttpClient(_http, disposeHttpClient: false)
+            .WithEndpoint(options.HostName, options.EffectivePort ?? (options.Secure ? 443 : 80))
+            .WithCredentials(options.AccessKey, options.SecretKey)
+            .WithRegion(options.Region)
+            .WithSSL(options.Secure)
+            .Build();
+    }
+
+    /// <summary>The SDK client (notification registration uses it too).</summary>
+    internal IMinioClient Client => _client;
+
+    internal S3Retry Retry => _retry;
+
+    /// <summary>Creates <paramref name="bucket"/> when it does not exist.</summary>
+    public async Task EnsureBucketAsync(string bucket, CancellationToken cancellationToken = default)
+    {
+        var exists = await _retry.RunAsync("bucket check", bucket, "", token => _client.BucketExistsAsync(new BucketExistsArgs().WithBucket(bucket), token), cancellationToken).ConfigureAwait(false);
+        if (!exists)
+        {
+            try
+            {
+                await _retry.RunAsync("bucket creation", bucket, "", token => _client.MakeBucketAsync(new MakeBucketArgs().WithBucket(bucket).WithLocation(_options.Region), token), cancellationToken).ConfigureAwait(false);
+                LogBucketCreated(bucket);
+            }
+            catch (ObjectStoreException ex) when (ex.Code is "BucketAlreadyOwnedByYou" or "BucketAlreadyExists")
+            {
+                // Another silo created it meanwhile.
+            }
+        }
+    }
+
+    public async IAsyncEnumerable<ObjectInfo> ListAsync(string bucket, string prefix, bool recursive, [System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken cancellationToken = default)
+    {
+        var folder = prefix.Length == 0 || prefix.EndsWith('/') ? prefix : prefix + "/";
+        // The SDK pages through the listing itself (1,000 keys per request); a failed page is retried by starting
+        // over after the last key seen, so a long listing survives a transient error.
+        string? after = null;
+        for (var attempt = 1; ; attempt++)
+        {
+            var args = new ListObjectsArgs().WithBucket(bucket).WithPrefix(folder).WithRecursive(recursive);
+            var items = _client.ListObjectsEnumAsync(args, cancellationToken).GetAsyncEnumerator(cancellationToken);
+            var failed = false;
+            try
+            {
+                while (true)
+                {
+                    Item item;
+                    try
+                    {
+                        if (!await items.MoveNextAsync().ConfigureAwait(false))
+                        {
+                            yield break;
+                        }
+
+                        item = items.Current;
+                    }
+                    catch (Exception ex) when (!cancellationToken.IsCancellationRequested && S3Retry.IsTransient(ex) && attempt < _options.MaxAttempts)
+                    {
+                        LogListRetry(ex, folder, attempt, S3Retry.Describe(ex));
+                        failed = true;
+                        break;
+                    }
+                    catch (Exception ex) when (!cancellationToken.IsCancellationRequested && ex is not ObjectStoreException)
+                    {
+                        throw new ObjectStoreException($"S3 listing of '{folder}' in bucket '{bucket}' at {_options.Endpoint} failed: {S3Retry.Describe(ex)}", ex);
+                    }
+
+                    if (item.IsDir || (after is not null && string.CompareOrdinal(item.Key, after) <= 0))
+                    {
+                        continue;
+                    }
+
+                    after = item.Key;
+                    if (KeyProblem(item.Key) is { } problem)
+                    {
+                        // Not ours to touch (hostile or too long for the SDK): said once per listing, never acted on.
+                        LogSkipped(item.Key, problem);
+                        continue;
+                    }
+
+                    yield return new ObjectInfo(item.Key, (long)item.Size, Unquote(item.ETag), item.LastModifiedDateTime is { } modified ? new DateTimeOffset(modified, TimeSpan.Zero) : default, null, ImmutableDictionary<string, string>.Empty);
+                }
+            }
+            finally
+            {
+                await items.DisposeAsync().ConfigureAwait(false);
+            }
+
+            if (failed)
+            {
+                await Task.Delay(_options.RetryBaseDelay * attempt, cancellationToken).ConfigureAwait(false);
+            }
+        }
+    }
+
+    public async Task<ObjectInfo?> StatAsync(string bucket, string key, CancellationToken cancellationToken = default)
+    {
+        ValidateKey(key);
+        try
+        {
+            var stat = await _retry.RunAsync("stat", bucket, key, token => _client.StatObjectAsync(new StatObjectArgs().WithBucket(bucket).WithObject(key), token), cancellationToken).ConfigureAwait(false);
+            return ToInfo(key, stat);
+        }
+        catch (MinioNotFound)
+        {
+            return null;
+        }
+    }
+
+    public async Task<Stream> OpenReadAsync(string bucket, string key, CancellationToken cancellationToken = default)
+    {
+        ValidateKey(key);
+        var pipe = new Pipe(new PipeOptions(pauseWriterThreshold: ReadBufferBytes, resumeWriterThreshold: ReadBufferBytes / 2, useSynchronizationContext: false));
+        var abandon = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        var started = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        _ = Task.Run(async () =>
+        {
+            try
+            {
+                await _retry.RunAsync("read", bucket, key, async token =>
+                {
+                    // Retried only until the body starts: after that a failure goes to the reader.
+                    var args = new GetObjectArgs().WithBucket(bucket).WithObject(key).WithCallbackStream(async (body, bodyToken) =>
+                    {
+                        started.TrySetResult();
+                        using var linked = CancellationTokenSource.CreateLinkedTokenSource(bodyToken, abandon.Token);
+                        await body.CopyToAsync(pipe.Writer, linked.Token).ConfigureAwait(false);
+                    });
+                    await _client.GetObjectAsync(args, started.Task.IsCompleted ? abandon.Token : token).ConfigureAwait(false);
+                }, abandon.Token).ConfigureAwait(false);
+                await pipe.Writer.CompleteAsync().ConfigureAwait(false);
+            }
+            catch (Exception ex)
+            {
+                var mapped = ex is MinioNotFound ? new Storage.ObjectNotFoundException(bucket, key) : ex;
+                started.TrySetException(mapped);
+                await pipe.Writer.CompleteAsync(mapped).ConfigureAwait(false);
+            }
+        }, CancellationToken.None);
+
+        await started.Task.ConfigureAwait(false);
+        return new OwnedStream(pipe.Reader.AsStream(), abandon);
+    }
+
+    public async Task<ObjectInfo> WriteAsync(string bucket, string key, Stream content, IReadOnlyDictionary<string, string> metadata, string? contentType = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(content);
+        ArgumentNullException.ThrowIfNull(metadata);
+        ValidateKey(key);
+        // The SDK needs the size up front to stream in parts; a stream that cannot tell is spooled to disk first.
+        string? spool = null;
+        var source = content;
+        try
+        {
+            if (!content.CanSeek)
+            {
+                spool = Path.Combine(Path.GetTempPath(), $"castiron-s3-{Guid.NewGuid():N}");
+                source = new FileStream(spool, FileMode.CreateNew, FileAccess.ReadWrite, FileShare.None, 81920, FileOptions.DeleteOnClose | FileOptions.Asynchronous);
+                await content.CopyToAsync(source, cancellationToken).ConfigureAwait(false);
+                source.Position = 0;
+            }
+
+            var start = source.Position;
+            var size = source.Length - start;
+            await _retry.RunAsync("write", bucket, key, async token =>
+            {
+                source.Position = start;
+                var args = new PutObjectArgs().WithBucket(bucket).WithObject(key)
+                    .WithStreamData(source).WithObjectSize(size)
+                    .WithContentType(contentType ?? "application/octet-stream")
+                    .WithHeaders(MetadataHeaders(metadata));
+                await _client.PutObjectAsync(args, token).ConfigureAwait(false);
+            }, cancellationToken).ConfigureAwait(false);
+        }
+        finally
+        {
+            if (spool is not null)
+            {
+                await source.DisposeAsync().ConfigureAwait(false);
+            }
+        }
+
+        // A HEAD gives the ETag servers leave out of a multipart completion, and the metadata as stored.
+        return await StatAsync(bucket, key, cancellationToken).ConfigureAwait(false)
+            ?? throw new ObjectStoreException($"S3 write of '{key}' in bucket '{bucket}' succeeded but the object is not there");
+    }
+
+    public async Task<ObjectInfo> CopyAsync(string bucket, string sourceKey, string destinationKey, IReadOnlyDictionary<string, string>? metadata, CancellationToken cancellationToken = default)
+    {
+        ValidateKey(sourceKey);
+        ValidateKey(destinationKey);
+        var source = await StatAsync(bucket, sourceKey, cancellationToken).ConfigureAwait(false) ?? throw new Storage.ObjectNotFoundException(bucket, sourceKey);
+        try
+        {
+            await _retry.RunAsync("copy", bucket, destinationKey, async token =>
+            {
+                var from = new CopySourceObjectArgs().WithBucket(bucket).WithObject(sourceKey);
+                var args = new CopyObjectArgs().WithBucket(bucket).WithObject(destinationKey).WithCopyObjectSource(from);
+                if (metadata is not null)
+                {
+                    // A replace drops the content type unless it is given again.
+                    var headers = MetadataHeaders(metadata);
+                    headers["Content-Type"] = source.ContentType ?? "application/octet-stream";
+                    args = args.WithReplaceMetadataDirective(true).WithHeaders(headers);
+                }
+
+                await _client.CopyObjectAsync(args, token).ConfigureAwait(false);
+            }, cancellationToken).ConfigureAwait(false);
+        }
+        catch (MinioNotFound)
+        {
+            throw new Storage.ObjectNotFoundException(bucket, sourceKey);
+        }
+
+        return await StatAsync(bucket, destinationKey, cancellationToken).ConfigureAwait(false)
+            ?? throw new ObjectStoreException($"S3 copy of '{sourceKey}' to '{destinationKey}' in bucket '{bucket}' succeeded but the copy is not there");
+    }
+
+    public async Task DeleteAsync(string bucket, string key, CancellationToken cancellationToken = default)
+    {
+        ValidateKey(key);
+        try
+        {
+            await _retry.RunAsync("delete", bucket, key, token => _client.RemoveObjectAsync(new RemoveObjectArgs().WithBucket(bucket).WithObject(key), token), cancellationToken).ConfigureAwait(false);
+        }
+        catch (MinioNotFound)
+        {
+            // Deleting a missing object is not an error.
+        }
+    }
+
+    public void Dispose()
+    {
+        _client.Dispose();
+        _http.Dispose();
+    }
+
+    internal static Dictionary<string, string> MetadataHeaders(IReadOnlyDictionary<string, string> metadata)
+    {
+        var headers = new Dictionary<string, string>(StringComparer.OrdinalIgnoreCase);
+        foreach (var (name, value) in metadata)
+        {
+            headers[MetaPrefix + name.ToLowerInvariant()] = value;
+        }
+
+        return headers;
+    }
+
+    private static ObjectInfo ToInfo(string key, ObjectStat stat)
+    {
+        var metadata = ImmutableDictionary.CreateBuilder<string, string>(StringComparer.Ordinal);
+        foreach (var (name, value) in stat.MetaData)
+        {
+            // The SDK strips x-amz-meta- and mixes in the content type; servers differ in casing: one form here.
+            var bare = name.StartsWith(MetaPrefix, StringComparison.OrdinalIgnoreCase) ? name[MetaPrefix.Length..] : name;
+            if (!StandardHeaders.Contains(bare))
+            {
+                metadata[bare.ToLowerInvariant()] = value;
+            }
+        }
+
+        return new ObjectInfo(key, stat.Size, Unquote(stat.ETag), new DateTimeOffset(DateTime.SpecifyKind(stat.LastModified, DateTimeKind.Utc)), stat.ContentType, metadata.ToImmutable());
+    }
+
+    private static string Unquote(string? etag) => etag?.Trim('"') ?? "";
+
+    /// <summary>
+    /// The Minio SDK refuses object names longer than 512 UTF-16 characters (its own check, whatever their UTF-8
+    /// length); S3 allows 1,024 bytes. Longer keys are refused here with a message that says so.
+    /// </summary>
+    public const int MaxKeyChars = 512;
+
+    /// <summary>Why this store cannot handle <paramref name="key"/>, or null.</summary>
+    public static string? KeyProblem(string key) =>
+        ObjectKeys.Validate(key) ?? (key.Length > MaxKeyChars
+            ? $"object key is {key.Length} characters; the Minio SDK handles at most {MaxKeyChars} (S3's 1,024-byte limit is reached with multi-byte characters only)"
+            : null);
+
+    private static void ValidateKey(string key)
+    {
+        if (KeyProblem(key) is { } problem)
+        {
+            throw new ArgumentException($"{problem}: '{key}'", nameof(key));
+        }
+    }
+
+    [LoggerMessage(10, LogLevel.Information, "Created bucket '{Bucket}'")]
+    private partial void LogBucketCreated(string bucket);
+
+    [LoggerMessage(12, LogLevel.Warning, "Listing skipped '{ObjectKey}': {Problem}")]
+    private partial void LogSkipped(string objectKey, string problem);
+
+    [LoggerMessage(11, LogLevel.Warning, "S3 listing of '{Prefix}' failed (attempt {Attempt}); continuing after the last key seen: {Reason}")]
+    private partial void LogListRetry(Exception exception, string prefix, int attempt, string reason);
+
+    /// <summary>
+    /// The SDK adds a Content-Type with parameters (<c>text/plain; charset=utf-8</c>) to the default one of an empty
+    /// body instead of replacing it, so the header sent differs from the one signed and the server refuses the copy.
+    /// Keeps the value the SDK meant (the last).
+    /// </summary>
+    private sealed class SingleContentTypeHandler : DelegatingHandler
+    {
+        protected override Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
+        {
+            if (request.Content is { } content && content.Headers.TryGetValues("Content-Type", out var values) && values.ToList() is { Count: > 1 } all)
+            {
+                content.Headers.Remove("Content-Type");
+                content.Headers.TryAddWithoutValidation("Content-Type", all[^1]);
+            }
+
+            return base.SendAsync(request, cancellationToken);
+        }
+    }
+
+    /// <summary>The reading end of a download; disposing it stops the download.</summary>
+    private sealed class OwnedStream(Stream inner, CancellationTokenSource owner) : Stream
+    {
+        private int _disposed;
+
+        public override bool CanRead => true;
+
+        public override bool CanSeek => false;
+
+        public override bool CanWrite => false;
+
+        public override long Length => throw new NotSupportedException();
+
+        public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
+
+        public override int Read(byte[] buffer, int offset, int count) => inner.Read(buffer, offset, count);
+
+        public override ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default) => inner.ReadAsync(buffer, cancellationToken);
+
+        public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) => inner.ReadAsync(buffer, offset, count, cancellationToken);
+
+        public override void Flush()
+        {
+        }
+
+        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+
+        public override void SetLength(long value) => throw new NotSupportedException();
+
+        public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+
+        protected override void Dispose(bool disposing)
+        {
+            if (disposing && Interlocked.Exchange(ref _disposed, 1) == 0)
+            {
+                owner.Cancel();
+                inner.Dispose();
+                owner.Dispose();
+            }
+
+            base.Dispose(disposing);
+        }
+    }
+}

@@ -9,6 +9,16 @@ public sealed class ApiOptions
     /// </summary>
     public string? ApiKey { get; set; }
 
+    /// <summary>
+    /// <c>CASTIRON_WEBHOOK_TOKEN</c>: the token S3 servers send with bucket notifications to <c>POST /events/s3</c>
+    /// (MinIO's <c>MINIO_NOTIFY_WEBHOOK_AUTH_TOKEN</c> as <c>Authorization: Bearer</c>, or <c>?token=</c> in the
+    /// endpoint URL for servers that cannot send headers, e.g. Ceph topics). Unset: the webhook is off.
+    /// </summary>
+    public string? WebhookToken { get; set; }
+
+    /// <summary>Largest notification body accepted by the webhook, in bytes. Default 1 MiB.</summary>
+    public int MaxEventBodyBytes { get; set; } = 1024 * 1024;
+
     /// <summary>Header carrying the key.</summary>
     public const string HeaderName = "X-Api-Key";
 }

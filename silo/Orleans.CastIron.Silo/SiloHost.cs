@@ -25,15 +25,25 @@ public static class SiloHost
 
         // The embedded default: one silo on localhost, the local folder store, file-based state. The distributed
         // setup (Kafka, MinIO, ClickHouse) replaces these registrations when configured.
+        var bucket = castIron["Bucket"] ?? new CastIronOptions().Bucket;
+        var s3 = castIron.GetSection("S3");
+        var useS3 = s3.Get<Storage.S3.S3StorageOptions>()?.Enabled ?? false;
         builder.UseOrleans(silo =>
         {
             silo.UseLocalhostClustering(cluster.GetValue("SiloPort", 11111), cluster.GetValue("GatewayPort", 30000));
             // With KAFKA_BROKER set: streaming payloads and job events over Kafka (before AddCastIron: its embedded
-            // job-event feed only stands in when no sink is registered).
-            silo.AddCastIronKafka(castIron.GetSection("Kafka"));
+            // job-event feed only stands in when no sink is registered). With the S3 store, MinIO's notifications
+            // on castiron_etl_source_file are taken unless turned off.
+            silo.AddCastIronKafka(castIron.GetSection("Kafka"), o => o.BucketNotifications ??= useS3);
             silo.AddCastIron(castIron);
+            if (useS3)
+            {
+                // MINIO_HOST set: objects live on S3; grain state, status and timers stay in the local folder.
+                silo.Services.AddCastIronS3(bucket, options => s3.Bind(options));
+            }
+
             silo.Services.AddCastIronLocalFolder(
-                castIron["Bucket"] ?? new CastIronOptions().Bucket,
+                bucket,
                 CastIronNames.GrainStorage,
                 options => castIron.GetSection("LocalFolder").Bind(options));
             silo.AddDashboard();

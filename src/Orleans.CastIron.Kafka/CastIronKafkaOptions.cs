@@ -27,10 +27,10 @@ public sealed class CastIronKafkaOptions
     public string SourceFileGroup { get; set; } = "etl-source-file-grp";
 
     /// <summary>
-    /// Take bucket notifications (MinIO's Kafka target) from <see cref="SourceFileTopic"/>. On by default with the S3
-    /// store; the folder store has its own watcher, so there it is on only when asked for.
+    /// Take bucket notifications (MinIO's Kafka target) from <see cref="SourceFileTopic"/>. Unset: on with the S3
+    /// store, off with the folder store (it has its own watcher).
     /// </summary>
-    public bool BucketNotifications { get; set; }
+    public bool? BucketNotifications { get; set; }
 
     /// <summary>Largest payload, in bytes (the seed's <c>kafka_max_partition_fetch_bytes</c>). Default 20 MiB.</summary>
     public int MaxMessageBytes { get; set; } = 20 * 1024 * 1024;

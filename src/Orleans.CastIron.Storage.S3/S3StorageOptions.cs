@@ -58,13 +58,10 @@ public sealed class S3StorageOptions
     public TimeSpan StartupRetryInterval { get; set; } = TimeSpan.FromSeconds(5);
 
     /// <summary>
-    /// Objects larger than this are copied in parts (UploadPartCopy): S3 refuses a single copy above 5 GiB. Default
-    /// 5 GiB; lower it only for servers with a smaller limit.
+    /// How often registered inboxes are listed for files no notification announced (unless
+    /// <c>CastIron:ReconcileInterval</c> says otherwise). Default 1 minute.
     /// </summary>
-    public long MultipartCopyThreshold { get; set; } = 5L * 1024 * 1024 * 1024;
-
-    /// <summary>Size of each part of a multipart copy. Default 512 MiB (a 5 TiB object fits the 10,000-part limit).</summary>
-    public long CopyPartSize { get; set; } = 512L * 1024 * 1024;
+    public TimeSpan ReconcileInterval { get; set; } = TimeSpan.FromMinutes(1);
 
     /// <summary>True when a host is configured: the S3 store replaces the folder store.</summary>
     public bool Enabled => IsSet(Host);
@@ -129,14 +126,9 @@ public sealed class S3StorageOptions
             yield return "CastIron:S3:RetryBaseDelay must be positive and CastIron:S3:RetryMaxDelay at least as long";
         }
 
-        if (RequestTimeout <= TimeSpan.Zero || StartupRetryInterval <= TimeSpan.Zero)
+        if (RequestTimeout <= TimeSpan.Zero || StartupRetryInterval <= TimeSpan.Zero || ReconcileInterval < TimeSpan.Zero)
         {
-            yield return "CastIron:S3:RequestTimeout and CastIron:S3:StartupRetryInterval must be positive";
-        }
-
-        if (CopyPartSize < 5L * 1024 * 1024 || CopyPartSize > 5L * 1024 * 1024 * 1024 || MultipartCopyThreshold < CopyPartSize)
-        {
-            yield return "CastIron:S3:CopyPartSize must be between 5 MiB and 5 GiB, and CastIron:S3:MultipartCopyThreshold at least as large";
+            yield return "CastIron:S3:RequestTimeout and CastIron:S3:StartupRetryInterval must be positive, CastIron:S3:ReconcileInterval not negative";
         }
     }
 

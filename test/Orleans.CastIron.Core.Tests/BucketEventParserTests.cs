@@ -167,4 +167,55 @@ public class SkipRulesTests
 
         Assert.Equal(EventRoute.DataFile, SkipRules.Route(e));
     }
+
+    // Captured from radosgw 16.2.15 (keys as uploaded: not URL-encoded; metadata as a {key,val} list).
+    private const string CephRecord = """
+        {"eventVersion":"2.2","eventSource":"ceph:s3","awsRegion":"","eventTime":"2026-11-28T12:35:06.239935Z","eventName":"ObjectCreated:Put",
+         "requestParameters":{"sourceIPAddress":""},
+         "s3":{"configurationId":"etl_file_upload_notification","bucket":{"name":"etl"},
+               "object":{"key":"01_inbox/a+b %41 ü.csv","size":2,"eTag":"0cb988d042a7f28dd5fe2b55b3f5ac7a","versionId":"","sequencer":"7ACA0A6B7240660E",
+                         "metadata":[{"key":"x-amz-meta-originalfilename","val":"a.csv"},{"key":"x-amz-content-sha256","val":"UNSIGNED-PAYLOAD"}],"tags":[]}}}
+        """;
+
+    [Fact]
+    public void CephRecord_KeepsItsRawKey_AndReadsListMetadataWithoutStrayHeaders()
+    {
+        var results = BucketEventParser.ParseAll(System.Text.Encoding.UTF8.GetBytes($$"""{"Records":[{{CephRecord}}]}"""));
+        var parsed = Assert.Single(results).Event;
+        Assert.NotNull(parsed);
+        Assert.Equal("01_inbox/a+b %41 ü.csv", parsed.Key);
+        Assert.Equal("etl", parsed.Bucket);
+        Assert.Equal(BucketEventKind.Created, parsed.Kind);
+        Assert.Equal("0cb988d042a7f28dd5fe2b55b3f5ac7a", parsed.ETag);
+        Assert.Equal(new Dictionary<string, string> { ["originalfilename"] = "a.csv" }, parsed.UserMetadata);
+    }
+
+    [Fact]
+    public void AwsRecord_KeyIsUrlDecoded()
+    {
+        const string aws = """{"Records":[{"eventSource":"aws:s3","eventName":"ObjectRemoved:Delete","s3":{"bucket":{"name":"etl"},"object":{"key":"01_inbox/a+b%2Bc%C3%BC.csv"}}}]}""";
+        var parsed = Assert.Single(BucketEventParser.ParseAll(System.Text.Encoding.UTF8.GetBytes(aws))).Event;
+        Assert.Equal("01_inbox/a b+cü.csv", parsed!.Key);
+        Assert.Equal(BucketEventKind.Removed, parsed.Kind);
+    }
+
+    [Fact]
+    public void SeveralRecords_GiveOneResultEach_AndABadRecordDoesNotHideTheOthers()
+    {
+        const string hostile = """{"eventName":"ObjectCreated:Put","s3":{"bucket":{"name":"etl"},"object":{"key":"../escape.csv"}}}""";
+        var body = "{\"Records\":[" + CephRecord + "," + hostile + "," + CephRecord.Replace("a+b %41 ü.csv", "second.csv", StringComparison.Ordinal) + "]}";
+        var results = BucketEventParser.ParseAll(System.Text.Encoding.UTF8.GetBytes(body));
+        Assert.Equal(3, results.Count);
+        Assert.Equal("01_inbox/a+b %41 ü.csv", results[0].Event!.Key);
+        Assert.Equal(BucketEventErrorCode.InvalidKey, results[1].Error!.Code);
+        Assert.Equal("01_inbox/second.csv", results[2].Event!.Key);
+    }
+
+    [Fact]
+    public void ParseAll_NeverThrows_OnGarbage()
+    {
+        Assert.Equal(BucketEventErrorCode.MalformedJson, Assert.Single(BucketEventParser.ParseAll("not json"u8)).Error!.Code);
+        Assert.Equal(BucketEventErrorCode.MalformedJson, Assert.Single(BucketEventParser.ParseAll("[1,2]"u8)).Error!.Code);
+        Assert.Equal(BucketEventErrorCode.MissingField, Assert.Single(BucketEventParser.ParseAll("""{"Records":[]}"""u8)).Error!.Code);
+    }
 }

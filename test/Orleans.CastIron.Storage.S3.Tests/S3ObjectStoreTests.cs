@@ -97,6 +97,16 @@ public sealed class S3ObjectStoreTests(S3Peer peer) : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Metadata_values_in_unicode_or_with_newlines_round_trip()
+    {
+        var metadata = new Dictionary<string, string> { ["originalfilename"] = "ünïcødé 日本語 🙂.csv", ["note"] = "two\nlines", ["tricky"] = "=?UTF-8?B?not-mine?=" };
+        await Store.WriteAsync(_bucket, "meta/a.csv", new MemoryStream("1"u8.ToArray()), metadata);
+        Assert.Equal(metadata, (await Store.StatAsync(_bucket, "meta/a.csv"))!.Metadata);
+        var moved = await Store.CopyAsync(_bucket, "meta/a.csv", "meta/b.csv", metadata);
+        Assert.Equal(metadata, moved.Metadata);
+    }
+
+    [Fact]
     public async Task Move_onto_the_same_key_only_rewrites_metadata()
     {
         await Store.WriteAsync(_bucket, "same/a.csv", new MemoryStream("1"u8.ToArray()), new Dictionary<string, string> { ["status"] = "a" }, "text/csv");

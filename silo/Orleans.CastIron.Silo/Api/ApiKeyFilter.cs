@@ -24,3 +24,15 @@ public sealed class ApiKeyFilter(IOptions<ApiOptions> options) : IEndpointFilter
         return await next(context);
     }
 }
+
+/// <summary>The webhook's token check: <c>Authorization: Bearer &lt;token&gt;</c>, a bare <c>Authorization</c> value (older MinIO) or <c>?token=</c>.</summary>
+public static class WebhookToken
+{
+    public static bool Matches(HttpRequest request, string expected)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        var header = request.Headers.Authorization.ToString();
+        var given = header.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase) ? header[7..].Trim() : header.Length > 0 ? header.Trim() : request.Query["token"].ToString();
+        return CryptographicOperations.FixedTimeEquals(Encoding.UTF8.GetBytes(given), Encoding.UTF8.GetBytes(expected));
+    }
+}

@@ -3,6 +3,7 @@ using Orleans.CastIron.Config;
 using Orleans.CastIron.Files;
 using Orleans.CastIron.Grains;
 using Orleans.CastIron.Jobs;
+using Microsoft.Extensions.Options;
 using Orleans.CastIron.Silo.Services;
 
 namespace Orleans.CastIron.Silo.Api;
@@ -65,16 +66,47 @@ public static class Endpoints
         // Guarded although it changes nothing: parsing is the costliest thing an anonymous caller could ask for.
         guarded.MapPost("/processors/validate", async (HttpRequest request, CastIronService service) =>
         {
-            if (await ReadConfigAsync(request) is not { } text)
+            if (await ReadBoundedAsync(request, ProcessorConfigParser.MaxConfigBytes) is not { } body)
             {
                 return Results.Json(
                     new { message = $"the config is larger than {ProcessorConfigParser.MaxConfigBytes} bytes; configs are limited to {ProcessorConfigParser.MaxConfigBytes} bytes" },
                     statusCode: StatusCodes.Status413PayloadTooLarge);
             }
 
+            var text = System.Text.Encoding.UTF8.GetString(body);
             var result = await service.ValidateConfigAsync(request.Query["name"].FirstOrDefault() ?? "config.toml", text);
             return result.IsValid ? Results.Ok(result) : Results.UnprocessableEntity(result);
         });
+
+        // S3 bucket notifications (MinIO webhook target, Ceph topics, AWS records): each is a hint, checked against
+        // the object by its job. Answered only once every event was handed over, so the sender retries otherwise.
+        app.MapPost("/events/s3", async (HttpRequest request, CastIronService service, IOptions<ApiOptions> api) =>
+        {
+            var options = api.Value;
+            if (string.IsNullOrEmpty(options.WebhookToken))
+            {
+                return Results.Json(new { message = "the S3 webhook is off: set CASTIRON_WEBHOOK_TOKEN (CastIron:Api:WebhookToken) to take notifications here" }, statusCode: StatusCodes.Status403Forbidden);
+            }
+
+            if (!WebhookToken.Matches(request, options.WebhookToken))
+            {
+                return Results.Json(new { message = "send the webhook token as 'Authorization: Bearer <token>' or '?token=<token>'" }, statusCode: StatusCodes.Status401Unauthorized);
+            }
+
+            if (await ReadBoundedAsync(request, options.MaxEventBodyBytes) is not { } body)
+            {
+                return Results.Json(new { message = $"a notification body is limited to {options.MaxEventBodyBytes} bytes" }, statusCode: StatusCodes.Status413PayloadTooLarge);
+            }
+
+            var outcome = await service.TakeBucketNotificationAsync(body, request.HttpContext.RequestAborted);
+            return outcome.Status switch
+            {
+                WebhookStatus.Taken => Results.Ok(new { accepted = outcome.Accepted, ignored = outcome.Ignored, message = outcome.Message }),
+                WebhookStatus.Paused => Results.Json(new { message = outcome.Message }, statusCode: StatusCodes.Status503ServiceUnavailable),
+                WebhookStatus.Failed => Results.Json(new { message = outcome.Message }, statusCode: StatusCodes.Status503ServiceUnavailable),
+                _ => Results.BadRequest(new { message = outcome.Message }),
+            };
+        }).WithSummary("S3 bucket notifications (MinIO webhook, Ceph/AWS event records); needs the webhook token");
 
         open.MapGet("/jobs/{jobId}/events", (string jobId, CastIronService service) =>
         {
@@ -87,35 +119,34 @@ public static class Endpoints
     }
 
     /// <summary>
-    /// The body as text, or null when it is larger than a config may be: refused by its declared length unread, or
-    /// as soon as reading passes the limit, so a large body costs at most the limit.
+    /// The body, or null when it is larger than <paramref name="limit"/>: refused by its declared length unread, or as
+    /// soon as reading passes the limit, so a large body costs at most the limit.
     /// </summary>
-    private static async Task<string?> ReadConfigAsync(HttpRequest request)
+    private static async Task<byte[]?> ReadBoundedAsync(HttpRequest request, int limit)
     {
-        const int Limit = ProcessorConfigParser.MaxConfigBytes;
-        if (request.ContentLength > Limit)
+        if (request.ContentLength > limit)
         {
             return null;
         }
 
-        var buffer = new byte[Math.Min(Limit + 1, (int)(request.ContentLength ?? 64 * 1024) + 1)];
+        var buffer = new byte[Math.Min(limit + 1, (int)(request.ContentLength ?? 64 * 1024) + 1)];
         var length = 0;
         int read;
         while ((read = await request.Body.ReadAsync(buffer.AsMemory(length), request.HttpContext.RequestAborted)) > 0)
         {
             length += read;
-            if (length > Limit)
+            if (length > limit)
             {
                 return null;
             }
 
             if (length == buffer.Length)
             {
-                Array.Resize(ref buffer, Math.Min(Limit + 1, buffer.Length * 2));
+                Array.Resize(ref buffer, Math.Min(limit + 1, buffer.Length * 2));
             }
         }
 
-        return System.Text.Encoding.UTF8.GetString(buffer, 0, length);
+        return buffer[..length];
     }
 
     /// <summary>

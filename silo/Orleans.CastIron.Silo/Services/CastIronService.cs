@@ -1,5 +1,6 @@
 using Microsoft.Extensions.Options;
 using Orleans.CastIron.Config;
+using Orleans.CastIron.Events;
 using Orleans.CastIron.Files;
 using Orleans.CastIron.Grains;
 using Orleans.CastIron.Grains.Services;
@@ -9,6 +10,18 @@ using Orleans.CastIron.Streaming.Kafka.Providers;
 using Microsoft.Extensions.DependencyInjection;
 
 namespace Orleans.CastIron.Silo.Services;
+
+/// <summary>How the webhook answers a notification body.</summary>
+public enum WebhookStatus
+{
+    Taken,
+    Refused,
+    Paused,
+    Failed,
+}
+
+/// <summary>What became of a notification body's events.</summary>
+public sealed record WebhookOutcome(WebhookStatus Status, int Accepted, int Ignored, string? Message);
 
 /// <summary>What the REST API asks of the cluster; endpoints stay free of grain logic.</summary>
 public sealed class CastIronService(
@@ -99,6 +112,60 @@ public sealed class CastIronService(
                 : null,
             Jobs = jobs,
         };
+    }
+
+    /// <summary>
+    /// Hands every event of a notification body to intake. Unreadable events are refused (400) unless others were
+    /// taken; events of other kinds (tests, accesses) are ignored; a paused intake or a failed hand-over asks the
+    /// sender to retry (503), so no event is lost.
+    /// </summary>
+    public async Task<WebhookOutcome> TakeBucketNotificationAsync(byte[] body, CancellationToken cancellationToken)
+    {
+        if (intake.IsPaused)
+        {
+            return new(WebhookStatus.Paused, 0, 0, "intake is stopped (/manager/stop-consumers); send again later");
+        }
+
+        var results = BucketEventParser.ParseAll(body);
+        var accepted = 0;
+        var ignored = 0;
+        var problems = new List<string>();
+        foreach (var (bucketEvent, error) in results)
+        {
+            if (bucketEvent is null)
+            {
+                if (error!.Code == BucketEventErrorCode.UnsupportedEvent)
+                {
+                    ignored++;
+                }
+                else
+                {
+                    problems.Add($"{error.Code}: {error.Message}");
+                }
+
+                continue;
+            }
+
+            if (bucketEvent.Bucket != options.Value.Bucket)
+            {
+                ignored++;
+                continue;
+            }
+
+            try
+            {
+                await intake.RouteAsync(bucketEvent, cancellationToken);
+                accepted++;
+            }
+            catch (Exception ex) when (ex is not OperationCanceledException)
+            {
+                return new(WebhookStatus.Failed, accepted, ignored, $"handing '{bucketEvent.Key}' to its job failed ({ex.Message}); send again");
+            }
+        }
+
+        return problems.Count > 0 && accepted == 0
+            ? new(WebhookStatus.Refused, 0, ignored, string.Join("; ", problems))
+            : new(WebhookStatus.Taken, accepted, ignored + problems.Count, problems.Count > 0 ? string.Join("; ", problems) : null);
     }
 
     private static CommandResult NoSuchFile(string id) => new(false, $"no file with id '{id}'", null);

@@ -27,7 +27,8 @@ public sealed record BucketEventParseError(BucketEventErrorCode Code, string Mes
 /// Reads MinIO's bucket-notification JSON (seed-spec F-04): <c>EventName</c>, <c>Key</c> (<c>bucket/key</c>, already
 /// decoded) and <c>Records[0]</c> (<c>s3.object.{key,size,eTag,contentType,userMetadata,sequencer}</c>,
 /// <c>requestParameters.sourceIPAddress</c>). Plain S3 records without the top-level fields are read too: the bucket
-/// from <c>s3.bucket.name</c> and the URL-encoded <c>s3.object.key</c>, decoded.
+/// from <c>s3.bucket.name</c> and <c>s3.object.key</c> (URL-encoded by AWS and MinIO, raw from Ceph RGW, whose
+/// <c>eventSource</c> is <c>ceph:s3</c>).
 /// </summary>
 public static class BucketEventParser
 {
@@ -57,11 +58,44 @@ public static class BucketEventParser
     }
 
     /// <summary>Parses an already-parsed JSON element; never throws for bad input.</summary>
-    public static bool TryParse(JsonElement root, out BucketEvent? bucketEvent, out BucketEventParseError? error)
+    public static bool TryParse(JsonElement root, out BucketEvent? bucketEvent, out BucketEventParseError? error) =>
+        TryParse(root, FirstRecord(root), out bucketEvent, out error);
+
+    /// <summary>
+    /// Parses every event of a notification body: MinIO's (one event, top-level <c>EventName</c> and <c>Key</c>) or
+    /// a standard S3 body whose <c>Records</c> may hold several (AWS, Ceph). Never throws for bad input; each record
+    /// gives an event or the reason it was refused.
+    /// </summary>
+    public static IReadOnlyList<(BucketEvent? Event, BucketEventParseError? Error)> ParseAll(ReadOnlySpan<byte> utf8Json)
+    {
+        JsonDocument document;
+        try
+        {
+            document = JsonDocument.Parse(utf8Json.ToArray());
+        }
+        catch (JsonException ex)
+        {
+            return [(null, new BucketEventParseError(BucketEventErrorCode.MalformedJson, $"not valid JSON: {ex.Message}"))];
+        }
+
+        using (document)
+        {
+            var root = document.RootElement;
+            if (root.ValueKind == JsonValueKind.Object && Property(root, "EventName").ValueKind == JsonValueKind.Undefined
+                && Property(root, "Records") is { ValueKind: JsonValueKind.Array } records && records.GetArrayLength() > 1)
+            {
+                return [.. records.EnumerateArray().Select(record => TryParse(root, record, out var e, out var error) ? (e, null) : ((BucketEvent?)null, error))];
+            }
+
+            return [TryParse(root, out var one, out var problem) ? (one, null) : (null, problem)];
+        }
+    }
+
+    private static bool TryParse(JsonElement root, JsonElement record, out BucketEvent? bucketEvent, out BucketEventParseError? error)
     {
         try
         {
-            return TryRead(root, out bucketEvent, out error);
+            return TryRead(root, record, out bucketEvent, out error);
         }
         catch (InvalidOperationException ex)
         {
@@ -72,7 +106,7 @@ public static class BucketEventParser
         }
     }
 
-    private static bool TryRead(JsonElement root, out BucketEvent? bucketEvent, out BucketEventParseError? error)
+    private static bool TryRead(JsonElement root, JsonElement record, out BucketEvent? bucketEvent, out BucketEventParseError? error)
     {
         bucketEvent = null;
         if (root.ValueKind != JsonValueKind.Object)
@@ -81,7 +115,6 @@ public static class BucketEventParser
             return false;
         }
 
-        var record = FirstRecord(root);
         var s3 = Property(record, "s3");
         var obj = Property(s3, "object");
 
@@ -125,7 +158,8 @@ public static class BucketEventParser
         else if (String(Property(s3, "bucket"), "name") is { Length: > 0 } bucketName && String(obj, "key") is { Length: > 0 } encodedKey)
         {
             bucket = bucketName;
-            key = DecodeS3Key(encodedKey);
+            // AWS and MinIO URL-encode the record's key; Ceph RGW sends it as is.
+            key = String(record, "eventSource") is { } origin && origin.StartsWith("ceph:", StringComparison.Ordinal) ? encodedKey : DecodeS3Key(encodedKey);
         }
         else
         {
@@ -176,7 +210,7 @@ public static class BucketEventParser
             if (name.StartsWith(MetaPrefix, StringComparison.OrdinalIgnoreCase))
             {
                 // MinIO sends X-Amz-Meta-Originalfilename, S3 SDKs x-amz-meta-originalfilename: one casing here.
-                builder[name[MetaPrefix.Length..].ToLowerInvariant()] = value;
+                builder[name[MetaPrefix.Length..].ToLowerInvariant()] = Storage.MetadataValues.Decode(value);
             }
             else if (name.Equals("content-type", StringComparison.OrdinalIgnoreCase))
             {

@@ -50,7 +50,7 @@ public static class CastIronKafkaSiloBuilderExtensions
 
             o.Topics.Add(new KafkaTopicOptions { Name = options.TextPayloadTopic, GroupId = options.TextPayloadGroup, StreamNamespace = StreamingTextGrain.Namespace });
             o.Topics.Add(new KafkaTopicOptions { Name = options.VideoPayloadTopic, GroupId = options.VideoPayloadGroup, StreamNamespace = StreamingVideoGrain.Namespace });
-            if (options.BucketNotifications)
+            if (options.BucketNotifications == true)
             {
                 // MinIO keys each record by "bucket/key": one stream, hence one ordered consumer, per object.
                 o.Topics.Add(new KafkaTopicOptions { Name = options.SourceFileTopic, GroupId = options.SourceFileGroup, StreamNamespace = BucketNotificationGrain.Namespace, KeyField = "Key" });

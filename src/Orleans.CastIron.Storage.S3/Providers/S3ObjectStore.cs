@@ -17,6 +17,9 @@ public sealed partial class S3ObjectStore : IObjectStore, IDisposable
 {
     private const string MetaPrefix = "x-amz-meta-";
 
+    /// <summary>Largest object S3 copies in one request; larger ones are copied in parts by the SDK.</summary>
+    private const long SingleCopyLimit = 5L * 1024 * 1024 * 1024;
+
     /// <summary>Bytes buffered between the download and its reader before the download waits.</summary>
     private const int ReadBufferBytes = 1024 * 1024;
 
@@ -165,20 +168,43 @@ public sealed partial class S3ObjectStore : IObjectStore, IDisposable
             {
                 await _retry.RunAsync("read", bucket, key, async token =>
                 {
-                    // Retried only until the body starts: after that a failure goes to the reader.
-                    var args = new GetObjectArgs().WithBucket(bucket).WithObject(key).WithCallbackStream(async (body, bodyToken) =>
+                    var args = new GetObjectArgs().WithBucket(bucket).WithObject(key).WithCallbackStream(async (body, _) =>
                     {
                         started.TrySetResult();
-                        using var linked = CancellationTokenSource.CreateLinkedTokenSource(bodyToken, abandon.Token);
-                        await body.CopyToAsync(pipe.Writer, linked.Token).ConfigureAwait(false);
+                        try
+                        {
+                            // The body is not bound by the request timeout (a slow reader of a large object is fine);
+                            // only the reader going away or the caller canceling ends it.
+                            await body.CopyToAsync(pipe.Writer, abandon.Token).ConfigureAwait(false);
+                        }
+                        catch (Exception ex)
+                        {
+                            // Bytes already went to the reader: never retried from the start.
+                            throw new BodyFailedException(ex);
+                        }
                     });
-                    await _client.GetObjectAsync(args, started.Task.IsCompleted ? abandon.Token : token).ConfigureAwait(false);
+                    try
+                    {
+                        await _client.GetObjectAsync(args, token).ConfigureAwait(false);
+                    }
+                    catch (Exception ex) when (started.Task.IsCompleted && ex is not BodyFailedException)
+                    {
+                        // The SDK hands the body to the callback before it checks the status: an error after that
+                        // point may have put an error document in the reader's bytes, so it fails the read.
+                        throw new BodyFailedException(ex);
+                    }
                 }, abandon.Token).ConfigureAwait(false);
                 await pipe.Writer.CompleteAsync().ConfigureAwait(false);
             }
             catch (Exception ex)
             {
-                var mapped = ex is MinioNotFound ? new Storage.ObjectNotFoundException(bucket, key) : ex;
+                var mapped = ex switch
+                {
+                    MinioNotFound => new Storage.ObjectNotFoundException(bucket, key),
+                    BodyFailedException body => new ObjectStoreException($"S3 read of '{key}' in bucket '{bucket}' broke off: {S3Retry.Describe(body.InnerException!)}", body.InnerException),
+                    ObjectStoreException { InnerException: BodyFailedException body } => new ObjectStoreException($"S3 read of '{key}' in bucket '{bucket}' broke off: {S3Retry.Describe(body.InnerException!)}", body.InnerException),
+                    _ => ex,
+                };
                 started.TrySetException(mapped);
                 await pipe.Writer.CompleteAsync(mapped).ConfigureAwait(false);
             }
@@ -236,6 +262,13 @@ public sealed partial class S3ObjectStore : IObjectStore, IDisposable
         ValidateKey(sourceKey);
         ValidateKey(destinationKey);
         var source = await StatAsync(bucket, sourceKey, cancellationToken).ConfigureAwait(false) ?? throw new Storage.ObjectNotFoundException(bucket, sourceKey);
+        if (metadata is not null && source.Size > SingleCopyLimit)
+        {
+            // Above 5 GiB the SDK copies in parts and drops replaced metadata (and the content type): refuse rather
+            // than move a file that would lose its id.
+            throw new ObjectStoreException($"'{sourceKey}' is {source.Size} bytes: the Minio SDK cannot copy objects over 5 GiB with new metadata, so it cannot be moved through the stages");
+        }
+
         try
         {
             await _retry.RunAsync("copy", bucket, destinationKey, async token =>
@@ -286,7 +319,7 @@ public sealed partial class S3ObjectStore : IObjectStore, IDisposable
         var headers = new Dictionary<string, string>(StringComparer.OrdinalIgnoreCase);
         foreach (var (name, value) in metadata)
         {
-            headers[MetaPrefix + name.ToLowerInvariant()] = value;
+            headers[MetaPrefix + name.ToLowerInvariant()] = MetadataValues.Encode(value);
         }
 
         return headers;
@@ -301,11 +334,11 @@ public sealed partial class S3ObjectStore : IObjectStore, IDisposable
             var bare = name.StartsWith(MetaPrefix, StringComparison.OrdinalIgnoreCase) ? name[MetaPrefix.Length..] : name;
             if (!StandardHeaders.Contains(bare))
             {
-                metadata[bare.ToLowerInvariant()] = value;
+                metadata[bare.ToLowerInvariant()] = MetadataValues.Decode(value);
             }
         }
 
-        return new ObjectInfo(key, stat.Size, Unquote(stat.ETag), new DateTimeOffset(DateTime.SpecifyKind(stat.LastModified, DateTimeKind.Utc)), stat.ContentType, metadata.ToImmutable());
+        return new ObjectInfo(key, stat.Size, Unquote(stat.ETag), new DateTimeOffset(stat.LastModified).ToUniversalTime(), stat.ContentType, metadata.ToImmutable());
     }
 
     private static string Unquote(string? etag) => etag?.Trim('"') ?? "";

@@ -11,6 +11,9 @@ public sealed class ObjectStoreException(string message, Exception? inner = null
     public string? Code { get; init; }
 }
 
+/// <summary>A download failed after its first bytes went to the reader: never retried from the start.</summary>
+internal sealed class BodyFailedException(Exception inner) : Exception(inner.Message, inner);
+
 /// <summary>
 /// Runs S3 requests with retries: transient failures (network errors, timeouts, 5xx, throttling) are retried with
 /// exponential backoff and full jitter; permanent ones (access denied, invalid requests) are reported at once, with
@@ -69,11 +72,16 @@ internal sealed partial class S3Retry(S3StorageOptions options, ILogger logger)
 
     internal static bool IsTransient(Exception exception) => exception switch
     {
+        BodyFailedException => false,
         MinioException { Response.Code: { Length: > 0 } code } minio => TransientCodes.Contains(code) || (int?)minio.ServerResponse?.StatusCode >= 500,
         MinioException { ServerResponse: { } response } when (int)response.StatusCode >= 500 => true,
+        // Header values the client refuses (not ASCII) are not the network's fault.
+        HttpRequestException http when http.InnerException is null && http.Message.Contains("ASCII", StringComparison.Ordinal) => false,
         ConnectionException or HttpRequestException or SocketException or IOException or TimeoutException => true,
         // A request timeout of ours (the caller's token is not canceled: checked by the filter).
         OperationCanceledException => true,
+        // The SDK throws this for a 5xx answer without a body (minio-dotnet #1333).
+        NullReferenceException => true,
         InternalClientException inner => inner.InnerException is { } cause && IsTransient(cause),
         MinioException minio when minio.InnerException is { } cause => IsTransient(cause),
         _ => false,

@@ -63,6 +63,12 @@ public sealed class S3StorageOptions
     /// </summary>
     public TimeSpan ReconcileInterval { get; set; } = TimeSpan.FromMinutes(1);
 
+    /// <summary>Notifications queued between the webhook and intake; when full the webhook answers 503 and the sender retries. Default 10,000.</summary>
+    public int EventQueueCapacity { get; set; } = 10_000;
+
+    /// <summary>Queued notifications handed to intake at once. Default 16.</summary>
+    public int EventDeliveryParallelism { get; set; } = 16;
+
     /// <summary>True when a host is configured: the S3 store replaces the folder store.</summary>
     public bool Enabled => IsSet(Host);
 
@@ -124,6 +130,11 @@ public sealed class S3StorageOptions
         if (RetryBaseDelay <= TimeSpan.Zero || RetryMaxDelay < RetryBaseDelay)
         {
             yield return "CastIron:S3:RetryBaseDelay must be positive and CastIron:S3:RetryMaxDelay at least as long";
+        }
+
+        if (EventQueueCapacity < 1 || EventDeliveryParallelism < 1)
+        {
+            yield return "CastIron:S3:EventQueueCapacity and CastIron:S3:EventDeliveryParallelism must be at least 1";
         }
 
         if (RequestTimeout <= TimeSpan.Zero || StartupRetryInterval <= TimeSpan.Zero || ReconcileInterval < TimeSpan.Zero)

@@ -16,7 +16,7 @@ public sealed class SiloProcess : IAsyncDisposable
 
     private readonly bool _ownsFolder;
 
-    private SiloProcess(string workingDirectory, IEnumerable<string> arguments, bool ownsFolder)
+    private SiloProcess(string workingDirectory, IEnumerable<string> arguments, bool ownsFolder, IReadOnlyDictionary<string, string>? environment)
     {
         WorkingDirectory = workingDirectory;
         _ownsFolder = ownsFolder;
@@ -43,6 +43,12 @@ public sealed class SiloProcess : IAsyncDisposable
             }
         }
 
+        // What the test sets on purpose (e.g. the seed's MINIO_* variables), as a deployment would.
+        foreach (var (name, value) in environment ?? new Dictionary<string, string>())
+        {
+            start.Environment[name] = value;
+        }
+
         _process = new Process { StartInfo = start };
         _process.OutputDataReceived += (_, e) => Append(_stdout, e.Data);
         _process.ErrorDataReceived += (_, e) => Append(_stderr, e.Data);
@@ -55,6 +61,9 @@ public sealed class SiloProcess : IAsyncDisposable
 
     /// <summary>The REST API of this silo.</summary>
     public HttpClient Http { get; private set; } = null!;
+
+    /// <summary>The process id.</summary>
+    public int Id => _process.Id;
 
     /// <summary>True once the process has ended.</summary>
     public bool HasExited => _process.HasExited;
@@ -90,16 +99,24 @@ public sealed class SiloProcess : IAsyncDisposable
     }
 
     /// <summary>Starts the silo in <paramref name="folder"/> (kept on dispose, e.g. for restarts), on free ports.</summary>
-    public static SiloProcess StartIn(string folder, bool ownsFolder, params string[] arguments)
+    public static SiloProcess StartIn(string folder, bool ownsFolder, params string[] arguments) =>
+        StartWith(folder, ownsFolder, null, null, arguments);
+
+    /// <summary>
+    /// Starts the silo in <paramref name="folder"/> with <paramref name="environment"/> set, its API on
+    /// <paramref name="port"/> (or a free one), other ports free.
+    /// </summary>
+    public static SiloProcess StartWith(string folder, bool ownsFolder, IReadOnlyDictionary<string, string>? environment, int? port, params string[] arguments)
     {
-        var port = SiloFixture.FreePort();
+        Directory.CreateDirectory(folder);
+        port ??= SiloFixture.FreePort();
         var silo = new SiloProcess(folder,
         [
             "--urls", $"http://127.0.0.1:{port}",
             $"--CastIron:Cluster:SiloPort={SiloFixture.FreePort()}",
             $"--CastIron:Cluster:GatewayPort={SiloFixture.FreePort()}",
             .. arguments,
-        ], ownsFolder);
+        ], ownsFolder, environment);
         silo.Http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{port}") };
         return silo;
     }

@@ -76,6 +76,22 @@ public sealed class S3Peer : IDisposable
         ["MINIO_SECURE"] = Endpoint.Scheme == "https" ? "true" : "false",
     };
 
+    /// <summary>Creates a Ceph notification topic pushing to <paramref name="pushUrl"/>; returns its ARN.</summary>
+    public string CreateTopic(string name, string pushUrl, bool persistent = false)
+    {
+        if (!IsCeph)
+        {
+            throw new InvalidOperationException("topics with a push endpoint are Ceph's; this peer is another S3 server");
+        }
+
+        return Run("rgw-topic.sh", [name, pushUrl, persistent ? "true" : "false"], new()
+        {
+            ["S3_ENDPOINT"] = Endpoint.ToString().TrimEnd('/'),
+            ["S3_ACCESS_KEY"] = AccessKey,
+            ["S3_SECRET_KEY"] = SecretKey,
+        }).Trim();
+    }
+
     public static string NewBucket(string prefix) => $"{prefix}-{Guid.NewGuid():N}"[..Math.Min(63, prefix.Length + 33)];
 
     public static int FreePort()

@@ -79,7 +79,7 @@ public static class Endpoints
         });
 
         // S3 bucket notifications (MinIO webhook target, Ceph topics, AWS records): each is a hint, checked against
-        // the object by its job. Answered only once every event was handed over, so the sender retries otherwise.
+        // the object by its job. Answered once every event is queued for intake; otherwise the sender retries.
         app.MapPost("/events/s3", async (HttpRequest request, CastIronService service, IOptions<ApiOptions> api) =>
         {
             var options = api.Value;
@@ -98,7 +98,7 @@ public static class Endpoints
                 return Results.Json(new { message = $"a notification body is limited to {options.MaxEventBodyBytes} bytes" }, statusCode: StatusCodes.Status413PayloadTooLarge);
             }
 
-            var outcome = await service.TakeBucketNotificationAsync(body, request.HttpContext.RequestAborted);
+            var outcome = service.TakeBucketNotification(body);
             return outcome.Status switch
             {
                 WebhookStatus.Taken => Results.Ok(new { accepted = outcome.Accepted, ignored = outcome.Ignored, message = outcome.Message }),

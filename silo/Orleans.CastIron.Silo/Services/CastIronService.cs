@@ -115,22 +115,26 @@ public sealed class CastIronService(
     }
 
     /// <summary>
-    /// Hands every event of a notification body to intake. Unreadable events are refused (400) unless others were
-    /// taken; events of other kinds (tests, accesses) are ignored; a paused intake or a failed hand-over asks the
-    /// sender to retry (503), so no event is lost.
+    /// Queues every event of a notification body for intake. Unreadable events are refused (400) unless others were
+    /// taken; events of other kinds (tests, accesses) or buckets are ignored; a paused intake or a full queue asks the
+    /// sender to retry (503), so no event is dropped here.
     /// </summary>
-    public async Task<WebhookOutcome> TakeBucketNotificationAsync(byte[] body, CancellationToken cancellationToken)
+    public WebhookOutcome TakeBucketNotification(byte[] body)
     {
+        if (services.GetService<Storage.S3.Providers.S3EventSource>() is not { } queue)
+        {
+            return new(WebhookStatus.Refused, 0, 0, "the S3 webhook needs the S3 store (set MINIO_HOST)");
+        }
+
         if (intake.IsPaused)
         {
             return new(WebhookStatus.Paused, 0, 0, "intake is stopped (/manager/stop-consumers); send again later");
         }
 
-        var results = BucketEventParser.ParseAll(body);
         var accepted = 0;
         var ignored = 0;
         var problems = new List<string>();
-        foreach (var (bucketEvent, error) in results)
+        foreach (var (bucketEvent, error) in BucketEventParser.ParseAll(body))
         {
             if (bucketEvent is null)
             {
@@ -142,24 +146,18 @@ public sealed class CastIronService(
                 {
                     problems.Add($"{error.Code}: {error.Message}");
                 }
-
-                continue;
             }
-
-            if (bucketEvent.Bucket != options.Value.Bucket)
+            else if (bucketEvent.Bucket != options.Value.Bucket)
             {
                 ignored++;
-                continue;
             }
-
-            try
+            else if (queue.TryPost(bucketEvent))
             {
-                await intake.RouteAsync(bucketEvent, cancellationToken);
                 accepted++;
             }
-            catch (Exception ex) when (ex is not OperationCanceledException)
+            else
             {
-                return new(WebhookStatus.Failed, accepted, ignored, $"handing '{bucketEvent.Key}' to its job failed ({ex.Message}); send again");
+                return new(WebhookStatus.Failed, accepted, ignored, $"{queue.Pending} notifications are waiting to be taken; send again later");
             }
         }
 

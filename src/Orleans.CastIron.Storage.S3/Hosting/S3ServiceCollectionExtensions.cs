@@ -29,7 +29,8 @@ public static class S3ServiceCollectionExtensions
         services.AddSingleton<IValidateOptions<S3StorageOptions>>(new DescribedOptionsValidator<S3StorageOptions>(o => o.Enabled ? o.Validate() : ["CastIron:S3:Host (MINIO_HOST) must be set to use the S3 store"]));
         services.TryAddSingleton(sp => new S3ObjectStore(sp.GetRequiredService<IOptions<S3StorageOptions>>().Value, sp.GetService<ILogger<S3ObjectStore>>()));
         services.TryAddSingleton<IObjectStore>(sp => sp.GetRequiredService<S3ObjectStore>());
-        services.TryAddSingleton<IObjectEventSource>(sp => new S3EventSource(sp.GetRequiredService<IOptions<S3StorageOptions>>().Value));
+        services.TryAddSingleton(sp => new S3EventSource(sp.GetRequiredService<IOptions<S3StorageOptions>>().Value, sp.GetRequiredService<ILogger<S3EventSource>>()));
+        services.TryAddSingleton<IObjectEventSource>(sp => sp.GetRequiredService<S3EventSource>());
         services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>>(sp => new S3BucketSetup(
             sp.GetRequiredService<S3ObjectStore>(),
             bucket,

@@ -234,15 +234,20 @@ public sealed partial class S3ObjectStore : IObjectStore, IDisposable
 
             var start = source.Position;
             var size = source.Length - start;
-            await _retry.RunAsync("write", bucket, key, async token =>
+            var etag = await _retry.RunAsync("write", bucket, key, async token =>
             {
                 source.Position = start;
                 var args = new PutObjectArgs().WithBucket(bucket).WithObject(key)
                     .WithStreamData(source).WithObjectSize(size)
                     .WithContentType(contentType ?? "application/octet-stream")
                     .WithHeaders(MetadataHeaders(metadata));
-                await _client.PutObjectAsync(args, token).ConfigureAwait(false);
+                return (await _client.PutObjectAsync(args, token).ConfigureAwait(false)).Etag;
             }, cancellationToken).ConfigureAwait(false);
+
+            var written = new ObjectInfo(key, size, Unquote(etag), DateTimeOffset.UtcNow, contentType ?? "application/octet-stream", metadata.ToImmutableDictionary(p => p.Key.ToLowerInvariant(), p => p.Value));
+            // Some servers leave the ETag out of a multipart completion: a HEAD gives it (unless the object was
+            // already moved on by someone reacting to its notification).
+            return written.ETag.Length > 0 ? written : await StatAsync(bucket, key, cancellationToken).ConfigureAwait(false) ?? written;
         }
         finally
         {
@@ -251,10 +256,6 @@ public sealed partial class S3ObjectStore : IObjectStore, IDisposable
                 await source.DisposeAsync().ConfigureAwait(false);
             }
         }
-
-        // A HEAD gives the ETag servers leave out of a multipart completion, and the metadata as stored.
-        return await StatAsync(bucket, key, cancellationToken).ConfigureAwait(false)
-            ?? throw new ObjectStoreException($"S3 write of '{key}' in bucket '{bucket}' succeeded but the object is not there");
     }
 
     public async Task<ObjectInfo> CopyAsync(string bucket, string sourceKey, string destinationKey, IReadOnlyDictionary<string, string>? metadata, CancellationToken cancellationToken = default)
@@ -291,8 +292,9 @@ public sealed partial class S3ObjectStore : IObjectStore, IDisposable
             throw new Storage.ObjectNotFoundException(bucket, sourceKey);
         }
 
+        // Described by a HEAD (the SDK returns nothing); a copy already moved on is described from its source.
         return await StatAsync(bucket, destinationKey, cancellationToken).ConfigureAwait(false)
-            ?? throw new ObjectStoreException($"S3 copy of '{sourceKey}' to '{destinationKey}' in bucket '{bucket}' succeeded but the copy is not there");
+            ?? source with { Key = destinationKey, Metadata = metadata?.ToImmutableDictionary(p => p.Key.ToLowerInvariant(), p => p.Value) ?? source.Metadata };
     }
 
     public async Task DeleteAsync(string bucket, string key, CancellationToken cancellationToken = default)

@@ -1,4 +1,6 @@
 using Microsoft.Extensions.Configuration;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Options;
 
 namespace Orleans.CastIron.Silo.Tests;
@@ -71,4 +73,97 @@ public class ConfigurationTests
     {
         Assert.Null(SiloHost.DescribeSettingsError(new IOException("address in use")));
     }
+
+    [Theory]
+    [InlineData("MINIO_PORT", "MINIO_PORT (CastIron:S3:Port) must be set when MINIO_HOST is set (e.g. 9000)")]
+    [InlineData("MINIO_ROOT_PASSWORD", "MINIO_ROOT_PASSWORD (CastIron:S3:SecretKey) must be set when MINIO_HOST is set")]
+    [InlineData("MINIO_ROOT_USER", "MINIO_ROOT_USER (CastIron:S3:AccessKey) must be set when MINIO_HOST is set")]
+    public void S3_WithAHostButAMissingSetting_StopsAtStart_NamingTheSeedVariable(string missing, string expected)
+    {
+        var environment = new Dictionary<string, string?>
+        {
+            ["MINIO_HOST"] = "minio",
+            ["MINIO_PORT"] = "9000",
+            ["MINIO_ROOT_USER"] = "castiron",
+            ["MINIO_ROOT_PASSWORD"] = "castiron",
+        };
+        environment[missing] = "UNSET";
+        var root = Path.Combine(Path.GetTempPath(), "castiron-silo-tests", Guid.NewGuid().ToString("N"));
+
+        var ex = Record.Exception(() =>
+        {
+            var app = SiloHost.Build(SiloFixture.Arguments(root), environment);
+            SiloHost.ValidateSettings(app);
+        });
+
+        var description = SiloHost.DescribeSettingsError(Assert.IsAssignableFrom<Exception>(ex));
+        Assert.Equal(expected, description);
+    }
+
+    [Theory]
+    [InlineData("minio:9000", null, "minio", 9000)]
+    [InlineData("minio", "9001", "minio", 9001)]
+    [InlineData("10.0.0.5:9000", "9002", "10.0.0.5", 9002)]
+    public void S3_HostMayCarryItsPort_AsOlderSeedRecipesDid(string host, string? port, string expectedHost, int expectedPort)
+    {
+        var options = new Storage.S3.S3StorageOptions { Host = host, Port = port is null ? null : int.Parse(port, System.Globalization.CultureInfo.InvariantCulture), AccessKey = "a", SecretKey = "b" };
+        Assert.Empty(options.Validate());
+        Assert.Equal(expectedHost, options.HostName);
+        Assert.Equal(expectedPort, options.EffectivePort);
+    }
+
+    [Theory]
+    [InlineData("UNSET", false)]
+    [InlineData("", false)]
+    [InlineData("minio", true)]
+    public void S3_IsSelectedByMinioHost_AsInTheSeed(string host, bool selected)
+    {
+        var configuration = new ConfigurationBuilder().AddSeedEnvironment(new Dictionary<string, string?> { ["MINIO_HOST"] = host, ["MINIO_PORT"] = "9000" }).Build();
+        var options = configuration.GetSection("CastIron:S3").Get<Storage.S3.S3StorageOptions>() ?? new();
+        Assert.Equal(selected, options.Enabled);
+    }
+
+    [Fact]
+    public void S3_SeedVariables_MapOntoOurKeys_AnEmptyArnTurnsRegistrationOff_AndFlagsReadLikePython()
+    {
+        var configuration = new ConfigurationBuilder().AddSeedEnvironment(new Dictionary<string, string?>
+        {
+            ["MINIO_HOST"] = "minio",
+            ["MINIO_PORT"] = "9000",
+            ["MINIO_ROOT_USER"] = "u",
+            ["MINIO_ROOT_PASSWORD"] = "p",
+            ["MINIO_SECURE"] = "True",
+            ["MINIO_NOTIFICATION_ARN_ETL_SOURCE_FILE"] = "",
+        }).Build();
+        var options = configuration.GetSection("CastIron:S3").Get<Storage.S3.S3StorageOptions>()!;
+
+        Assert.Equal("https://minio:9000", options.Endpoint);
+        Assert.Equal("u", options.AccessKey);
+        Assert.Equal("p", options.SecretKey);
+        Assert.Null(options.EffectiveNotificationArn);
+        Assert.Equal("arn:minio:sqs::source:kafka", new Storage.S3.S3StorageOptions().EffectiveNotificationArn);
+        var bad = Assert.Throws<InvalidSettingException>(() => new ConfigurationBuilder().AddSeedEnvironment(new Dictionary<string, string?> { ["MINIO_SECURE"] = "maybe" }));
+        Assert.Contains("MINIO_SECURE='maybe' is not true or false", bad.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task S3_WithKafka_TakesBucketNotificationsByDefault_AndNotWithTheFolderStore()
+    {
+        var root = Path.Combine(Path.GetTempPath(), "castiron-silo-tests", Guid.NewGuid().ToString("N"));
+        var kafka = new Dictionary<string, string?> { ["KAFKA_BROKER"] = "localhost:1" };
+        var s3 = new Dictionary<string, string?>(kafka) { ["MINIO_HOST"] = "127.0.0.1", ["MINIO_PORT"] = "1", ["MINIO_ROOT_USER"] = "u", ["MINIO_ROOT_PASSWORD"] = "p" };
+
+        await using var withS3 = SiloHost.Build(SiloFixture.Arguments(root), s3);
+        await using var withFolder = SiloHost.Build(SiloFixture.Arguments(root), kafka);
+        await using var optedOut = SiloHost.Build([.. SiloFixture.Arguments(root), "--CastIron:Kafka:BucketNotifications=false"], s3);
+
+        Assert.Contains("castiron_etl_source_file", Topics(withS3));
+        Assert.DoesNotContain("castiron_etl_source_file", Topics(withFolder));
+        Assert.DoesNotContain("castiron_etl_source_file", Topics(optedOut));
+        Assert.IsType<Storage.S3.Providers.S3ObjectStore>(withS3.Services.GetRequiredService<Storage.IObjectStore>());
+        Assert.IsNotType<Storage.S3.Providers.S3ObjectStore>(withFolder.Services.GetRequiredService<Storage.IObjectStore>());
+    }
+
+    private static IEnumerable<string> Topics(WebApplication app) =>
+        app.Services.GetRequiredService<IOptionsMonitor<Streaming.Kafka.KafkaStreamOptions>>().Get("kafka").Topics.Select(t => t.Name);
 }

@@ -86,6 +86,86 @@ public sealed class S3WalkthroughTests(S3Peer peer) : IAsyncLifetime
     }
 
     [Fact]
+    public async Task A200MegabyteFile_GoesThroughTheWholeLifecycle_WithoutTheSiloHoldingIt()
+    {
+        const long Size = 200L * 1024 * 1024;
+        await using var silo = StartSilo(null, "", "--CastIron:ReconcileInterval=00:00:01", "--CastIron:ConfigReconcileInterval=00:00:01");
+        await silo.WaitForStdoutAsync(o => o.Contains($"S3 store at", StringComparison.Ordinal) && o.Contains("Now listening on:", StringComparison.Ordinal), "the silo to start");
+        var counted = Path.Combine(silo.WorkingDirectory, "counted.txt");
+        await Client.WriteTextAsync(_bucket, "big/cfg.toml", $"""
+            [castiron.etl]
+            enabled = true
+            handled_file_glob = ".bin"
+            inbox_dir = "01_inbox"
+            processing_dir = "02_processing"
+            archive_dir = "03_archive"
+            error_dir = "04_failed"
+            save_error_log = true
+            shell = 'wc -c < "$ETL_FILENAME" > {counted}'
+            """);
+        await SiloFixture.WaitUntilAsync(async () => await Client.StatAsync(_bucket, "big/01_inbox/.keep") is not null, () => $"the stage folders\n{silo.Stdout}");
+
+        var source = Path.Combine(silo.WorkingDirectory, "big.bin");
+        await using (var file = File.Create(source))
+        {
+            var block = new byte[1024 * 1024];
+            Random.Shared.NextBytes(block);
+            for (var i = 0; i < Size / block.Length; i++)
+            {
+                block[0] = (byte)i;
+                await file.WriteAsync(block);
+            }
+        }
+
+        var baseline = Rss(silo.Id);
+        var peak = baseline;
+        using var sampling = new CancellationTokenSource();
+        var sampler = Task.Run(async () =>
+        {
+            while (!sampling.IsCancellationRequested)
+            {
+                peak = Math.Max(peak, Rss(silo.Id));
+                await Task.Delay(50);
+            }
+        });
+        await using (var file = File.OpenRead(source))
+        {
+            await Client.WriteAsync(_bucket, "big/01_inbox/big.bin", file, new Dictionary<string, string>(), "application/octet-stream");
+        }
+
+        JsonElement record = default;
+        await SiloFixture.WaitUntilAsync(async () =>
+        {
+            var complete = await silo.Http.GetFromJsonAsync<JsonElement>("/files?status=Complete");
+            record = complete.GetArrayLength() == 1 ? complete[0] : default;
+            return complete.GetArrayLength() == 1;
+        }, () => $"big.bin Complete\n{silo.Stdout}\n{silo.Stderr}");
+        await sampling.CancelAsync();
+        await sampler;
+
+        Assert.Equal($"{Size}", (await File.ReadAllTextAsync(counted)).Trim());
+        var archived = await Client.StatAsync(_bucket, $"big/03_archive/{record.GetProperty("id").GetString()}-big.bin");
+        Assert.Equal(Size, archived!.Size);
+        // The object passed through the silo (into the job folder) in a bounded buffer: its memory grew by far less than the file.
+        var grew = peak - baseline;
+        Assert.True(grew < 100L * 1024 * 1024, $"the silo's resident memory grew by {grew / (1024 * 1024)} MiB while a {Size / (1024 * 1024)} MiB file went through (baseline {baseline / (1024 * 1024)} MiB)");
+    }
+
+    /// <summary>Resident memory of a process, in bytes (Linux).</summary>
+    private static long Rss(int pid)
+    {
+        foreach (var line in File.ReadLines($"/proc/{pid}/status"))
+        {
+            if (line.StartsWith("VmRSS:", StringComparison.Ordinal))
+            {
+                return long.Parse(line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1], System.Globalization.CultureInfo.InvariantCulture) * 1024;
+            }
+        }
+
+        return 0;
+    }
+
+    [Fact]
     public async Task Webhook_RequiresItsToken_BoundsTheBody_AndSaysWhatWasWrong()
     {
         await using var silo = StartSilo(null, "", "--CastIron:ReconcileInterval=00:00:00");

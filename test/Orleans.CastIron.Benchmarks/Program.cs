@@ -1,7 +1,13 @@
 using System.Globalization;
 
 // Benchmarks against raw baselines measured in the same run (see WorkflowBenchmark and KafkaBenchmark).
-// Usage: dotnet run -c Release --project test/Orleans.CastIron.Benchmarks [-- files <n> [<queued>]] | [-- kafka <n>]
+// Usage: dotnet run -c Release --project test/Orleans.CastIron.Benchmarks [-- files <n> [<queued>]] | [-- kafka <n>] | [-- s3 <n>]
+if (args.Length > 0 && args[0] == "s3")
+{
+    await Orleans.CastIron.Benchmarks.S3Benchmark.RunAsync(args.Length > 1 ? int.Parse(args[1], CultureInfo.InvariantCulture) : 500);
+    return;
+}
+
 if (args.Length > 0 && args[0] == "kafka")
 {
     await Orleans.CastIron.Benchmarks.KafkaBenchmark.RunAsync(args.Length > 1 ? int.Parse(args[1], CultureInfo.InvariantCulture) : 20_000);

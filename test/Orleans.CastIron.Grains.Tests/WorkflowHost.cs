@@ -43,7 +43,8 @@ public sealed class WorkflowHost : IAsyncDisposable
     public IGrainFactory Grains => Cluster.Client;
 
     /// <summary>Starts a host; a given <paramref name="root"/> survives disposal (for restart tests), a generated one does not.</summary>
-    public static async Task<WorkflowHost> StartAsync(string? root = null, int maxConcurrency = 8, bool matchContentType = false, Action<ISiloBuilder>? configure = null, bool fastTimings = true)
+    /// <param name="storage">Registers another object store before the folder adapter (which then provides only state, status and timers).</param>
+    public static async Task<WorkflowHost> StartAsync(string? root = null, int maxConcurrency = 8, bool matchContentType = false, Action<ISiloBuilder>? configure = null, bool fastTimings = true, Action<ISiloBuilder>? storage = null)
     {
         var ownsRoot = root is null;
         root ??= NewRoot();
@@ -65,6 +66,7 @@ public sealed class WorkflowHost : IAsyncDisposable
                     o.DefaultTimeout = TimeSpan.FromSeconds(30);
                     o.WorkPath = Path.Combine(root, "work");
                 });
+            storage?.Invoke(silo);
             silo.Services.AddCastIronLocalFolder(Bucket, CastIronNames.GrainStorage, o =>
             {
                 o.RootPath = root;

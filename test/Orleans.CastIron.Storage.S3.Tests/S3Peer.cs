@@ -145,9 +145,3 @@ public sealed class S3Peer : IDisposable
         return stdout;
     }
 }
-
-[CollectionDefinition(Name)]
-public sealed class S3Collection : ICollectionFixture<S3Peer>
-{
-    public const string Name = "s3";
-}

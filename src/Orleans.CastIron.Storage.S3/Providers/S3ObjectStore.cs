@@ -42,7 +42,7 @@ public sealed partial class S3ObjectStore : IObjectStore, IDisposable
         _logger = (ILogger?)logger ?? Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance;
         _retry = new S3Retry(options, _logger);
         // Timeouts are ours (per request, then retried); the handler works around the SDK's doubled Content-Type.
-        _http = new HttpClient(new SingleContentTypeHandler { InnerHandler = new SocketsHttpHandler { PooledConnectionLifetime = TimeSpan.FromMinutes(5) } })
+        _http = new HttpClient(new SingleContentTypeHandler { InnerHandler = new BucketCheckCache { InnerHandler = new SocketsHttpHandler { PooledConnectionLifetime = TimeSpan.FromMinutes(5) } } })
         {
             Timeout = Timeout.InfiniteTimeSpan,
         };
@@ -263,18 +263,59 @@ public sealed partial class S3ObjectStore : IObjectStore, IDisposable
         ValidateKey(sourceKey);
         ValidateKey(destinationKey);
         var source = await StatAsync(bucket, sourceKey, cancellationToken).ConfigureAwait(false) ?? throw new Storage.ObjectNotFoundException(bucket, sourceKey);
+        await CopyFromAsync(bucket, source, destinationKey, metadata, cancellationToken).ConfigureAwait(false);
+        // Described by a HEAD (the SDK returns nothing); a copy already moved on is described from its source.
+        return await StatAsync(bucket, destinationKey, cancellationToken).ConfigureAwait(false)
+            ?? source with { Key = destinationKey, Metadata = metadata?.ToImmutableDictionary(p => p.Key.ToLowerInvariant(), p => p.Value) ?? source.Metadata };
+    }
+
+    /// <summary>
+    /// Copy then delete, with no more requests than that needs: the source's stat (for its content type, and to see
+    /// whether an interrupted move already completed), the copy, the delete.
+    /// </summary>
+    public async Task MoveAsync(string bucket, string sourceKey, string destinationKey, IReadOnlyDictionary<string, string>? metadata, CancellationToken cancellationToken = default)
+    {
+        ValidateKey(sourceKey);
+        ValidateKey(destinationKey);
+        if (await StatAsync(bucket, sourceKey, cancellationToken).ConfigureAwait(false) is not { } source)
+        {
+            // Gone: either the move already happened (the destination exists) or there is nothing to move.
+            if (string.Equals(sourceKey, destinationKey, StringComparison.Ordinal) || await StatAsync(bucket, destinationKey, cancellationToken).ConfigureAwait(false) is null)
+            {
+                throw new Storage.ObjectNotFoundException(bucket, sourceKey);
+            }
+
+            return;
+        }
+
+        if (string.Equals(sourceKey, destinationKey, StringComparison.Ordinal))
+        {
+            if (metadata is not null)
+            {
+                await CopyFromAsync(bucket, source, destinationKey, metadata, cancellationToken).ConfigureAwait(false);
+            }
+
+            return;
+        }
+
+        await CopyFromAsync(bucket, source, destinationKey, metadata, cancellationToken).ConfigureAwait(false);
+        await DeleteAsync(bucket, sourceKey, cancellationToken).ConfigureAwait(false);
+    }
+
+    private async Task CopyFromAsync(string bucket, ObjectInfo source, string destinationKey, IReadOnlyDictionary<string, string>? metadata, CancellationToken cancellationToken)
+    {
         if (metadata is not null && source.Size > SingleCopyLimit)
         {
             // Above 5 GiB the SDK copies in parts and drops replaced metadata (and the content type): refuse rather
             // than move a file that would lose its id.
-            throw new ObjectStoreException($"'{sourceKey}' is {source.Size} bytes: the Minio SDK cannot copy objects over 5 GiB with new metadata, so it cannot be moved through the stages");
+            throw new ObjectStoreException($"'{source.Key}' is {source.Size} bytes: the Minio SDK cannot copy objects over 5 GiB with new metadata, so it cannot be moved through the stages");
         }
 
         try
         {
             await _retry.RunAsync("copy", bucket, destinationKey, async token =>
             {
-                var from = new CopySourceObjectArgs().WithBucket(bucket).WithObject(sourceKey);
+                var from = new CopySourceObjectArgs().WithBucket(bucket).WithObject(source.Key);
                 var args = new CopyObjectArgs().WithBucket(bucket).WithObject(destinationKey).WithCopyObjectSource(from);
                 if (metadata is not null)
                 {
@@ -289,12 +330,8 @@ public sealed partial class S3ObjectStore : IObjectStore, IDisposable
         }
         catch (MinioNotFound)
         {
-            throw new Storage.ObjectNotFoundException(bucket, sourceKey);
+            throw new Storage.ObjectNotFoundException(bucket, source.Key);
         }
-
-        // Described by a HEAD (the SDK returns nothing); a copy already moved on is described from its source.
-        return await StatAsync(bucket, destinationKey, cancellationToken).ConfigureAwait(false)
-            ?? source with { Key = destinationKey, Metadata = metadata?.ToImmutableDictionary(p => p.Key.ToLowerInvariant(), p => p.Value) ?? source.Metadata };
     }
 
     public async Task DeleteAsync(string bucket, string key, CancellationToken cancellationToken = default)
@@ -390,6 +427,42 @@ public sealed partial class S3ObjectStore : IObjectStore, IDisposable
             }
 
             return base.SendAsync(request, cancellationToken);
+        }
+    }
+
+    /// <summary>
+    /// The SDK checks that the bucket exists (a HEAD on it) before every stat, read and copy, doubling the requests
+    /// of the workflow's commonest calls. A bucket seen to exist is taken to exist for a few seconds.
+    /// </summary>
+    private sealed class BucketCheckCache : DelegatingHandler
+    {
+        private static readonly TimeSpan Trust = TimeSpan.FromSeconds(5);
+        private readonly System.Collections.Concurrent.ConcurrentDictionary<string, long> _seen = new(StringComparer.Ordinal);
+
+        protected override async Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
+        {
+            var uri = request.RequestUri;
+            var isBucketCheck = request.Method == HttpMethod.Head && uri is not null && uri.Query.Length == 0 && uri.AbsolutePath.Trim('/') is var path && !path.Contains('/', StringComparison.Ordinal);
+            var key = isBucketCheck ? uri!.Authority + uri.AbsolutePath : null;
+            if (key is not null && _seen.TryGetValue(key, out var until) && Environment.TickCount64 < until)
+            {
+                return new HttpResponseMessage(System.Net.HttpStatusCode.OK) { RequestMessage = request, Content = new ByteArrayContent([]) };
+            }
+
+            var response = await base.SendAsync(request, cancellationToken).ConfigureAwait(false);
+            if (key is not null)
+            {
+                if (response.IsSuccessStatusCode)
+                {
+                    _seen[key] = Environment.TickCount64 + (long)Trust.TotalMilliseconds;
+                }
+                else
+                {
+                    _seen.TryRemove(key, out _);
+                }
+            }
+
+            return response;
         }
     }
 

@@ -59,7 +59,7 @@ public static class BucketEventParser
 
     /// <summary>Parses an already-parsed JSON element; never throws for bad input.</summary>
     public static bool TryParse(JsonElement root, out BucketEvent? bucketEvent, out BucketEventParseError? error) =>
-        TryParse(root, FirstRecord(root), out bucketEvent, out error);
+        TryParse(root, record: null, out bucketEvent, out error);
 
     /// <summary>
     /// Parses every event of a notification body: MinIO's (one event, top-level <c>EventName</c> and <c>Key</c>) or
@@ -81,21 +81,29 @@ public static class BucketEventParser
         using (document)
         {
             var root = document.RootElement;
-            if (root.ValueKind == JsonValueKind.Object && Property(root, "EventName").ValueKind == JsonValueKind.Undefined
-                && Property(root, "Records") is { ValueKind: JsonValueKind.Array } records && records.GetArrayLength() > 1)
+            try
             {
-                return [.. records.EnumerateArray().Select(record => TryParse(root, record, out var e, out var error) ? (e, null) : ((BucketEvent?)null, error))];
+                if (root.ValueKind == JsonValueKind.Object && Property(root, "EventName").ValueKind == JsonValueKind.Undefined
+                    && Property(root, "Records") is { ValueKind: JsonValueKind.Array } records && records.GetArrayLength() > 1)
+                {
+                    return [.. records.EnumerateArray().Select(record => TryParse(root, record, out var e, out var error) ? (e, null) : ((BucketEvent?)null, error))];
+                }
+            }
+            catch (InvalidOperationException ex)
+            {
+                return [(null, new BucketEventParseError(BucketEventErrorCode.MalformedJson, $"a string is not valid Unicode text: {ex.Message}"))];
             }
 
             return [TryParse(root, out var one, out var problem) ? (one, null) : (null, problem)];
         }
     }
 
-    private static bool TryParse(JsonElement root, JsonElement record, out BucketEvent? bucketEvent, out BucketEventParseError? error)
+    /// <param name="record">The record to read; null for the first of <c>Records</c>.</param>
+    private static bool TryParse(JsonElement root, JsonElement? record, out BucketEvent? bucketEvent, out BucketEventParseError? error)
     {
         try
         {
-            return TryRead(root, record, out bucketEvent, out error);
+            return TryRead(root, record ?? FirstRecord(root), out bucketEvent, out error);
         }
         catch (InvalidOperationException ex)
         {

@@ -33,9 +33,10 @@ public sealed class CastIronOptions
 
     /// <summary>
     /// How often, during reconciliation, the whole bucket is listed for processor configs (<c>.toml</c>) added or
-    /// removed without an event. Default 5 minutes; never more often than <see cref="ReconcileInterval"/>.
+    /// removed without an event. Default 1 minute (raise it for buckets of millions of objects); never more often than
+    /// <see cref="ReconcileInterval"/>.
     /// </summary>
-    public TimeSpan ConfigReconcileInterval { get; set; } = TimeSpan.FromMinutes(5);
+    public TimeSpan ConfigReconcileInterval { get; set; } = TimeSpan.FromMinutes(1);
 
     /// <summary>Checks the settings; returns the problems found.</summary>
     public IEnumerable<string> Validate()

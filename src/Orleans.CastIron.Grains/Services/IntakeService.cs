@@ -273,7 +273,9 @@ public sealed partial class IntakeService(
     {
         var lease = grains.GetGrain<ILeaseGrain>($"reconcile/{bucket}");
         var holder = silo.SiloAddress.ToParsableString();
-        var configsDue = time.GetUtcNow() + options.Value.ConfigReconcileInterval;
+        // Configs every n-th pass: n passes of `every` make the config interval (at least every pass).
+        var configEvery = Math.Max(1, (long)Math.Round(options.Value.ConfigReconcileInterval / every));
+        var pass = 0L;
         using var timer = new PeriodicTimer(every, time);
         try
         {
@@ -291,10 +293,9 @@ public sealed partial class IntakeService(
                         continue;
                     }
 
-                    if (time.GetUtcNow() >= configsDue)
+                    if (++pass % configEvery == 0)
                     {
                         await RescanConfigsAsync(bucket, stopping).ConfigureAwait(false);
-                        configsDue = time.GetUtcNow() + options.Value.ConfigReconcileInterval;
                     }
 
                     var inboxes = snapshots.Current.Processors.Select(p => p.Paths.InboxFolder).Distinct(StringComparer.Ordinal).ToList();

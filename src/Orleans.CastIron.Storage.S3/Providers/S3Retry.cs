@@ -46,8 +46,9 @@ internal sealed partial class S3Retry(S3StorageOptions options, ILogger logger)
             }
             catch (Exception ex) when (!cancellationToken.IsCancellationRequested && ex is not Minio.Exceptions.ObjectNotFoundException and not ObjectStoreException and not Storage.ObjectNotFoundException)
             {
+                var what = key.Length > 0 ? $"S3 {operation} of '{key}' in bucket '{bucket}'" : $"S3 {operation} for bucket '{bucket}'";
                 throw new ObjectStoreException(
-                    $"S3 {operation} of '{key}' in bucket '{bucket}' at {options.Endpoint} failed{(IsTransient(ex) ? $" after {attempt} attempts" : "")}: {Describe(ex)}",
+                    $"{what} at {options.Endpoint} failed{(IsTransient(ex) ? $" after {attempt} attempts" : "")}: {Describe(ex)}",
                     ex)
                 {
                     Code = (ex as MinioException)?.Response?.Code,
@@ -92,6 +93,8 @@ internal sealed partial class S3Retry(S3StorageOptions options, ILogger logger)
         MinioException { Response.Code: { Length: > 0 } code } minio => $"{code}{(minio.ServerResponse is { } r ? $" ({(int)r.StatusCode} {r.StatusCode})" : "")}: {minio.Response.Message ?? minio.Message}",
         MinioException minio when minio.InnerException is { } cause => $"{minio.Message} ({cause.Message})",
         OperationCanceledException => "no answer within the request timeout",
+        // The SDK fails to build its exception from some servers' error answers (Ceph refusing a MinIO queue ARN).
+        ArgumentNullException { ParamName: "message" } => "the server answered with an error the Minio SDK could not read",
         _ => exception.Message,
     };
 

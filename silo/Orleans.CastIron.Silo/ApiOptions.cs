@@ -19,6 +19,15 @@ public sealed class ApiOptions
     /// <summary>Largest notification body accepted by the webhook, in bytes. Default 1 MiB.</summary>
     public int MaxEventBodyBytes { get; set; } = 1024 * 1024;
 
+    /// <summary>Checks the settings; returns the problems found.</summary>
+    public IEnumerable<string> Validate()
+    {
+        if (MaxEventBodyBytes is < 1024 or > 64 * 1024 * 1024)
+        {
+            yield return "CastIron:Api:MaxEventBodyBytes must be between 1024 and 67108864";
+        }
+    }
+
     /// <summary>Header carrying the key.</summary>
     public const string HeaderName = "X-Api-Key";
 }

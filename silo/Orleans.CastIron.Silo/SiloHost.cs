@@ -52,7 +52,8 @@ public static class SiloHost
         // A stop lets running processors finish within their grace period, then Orleans shuts down: allow for both.
         var grace = castIron.GetSection("Processing").GetValue("ShutdownGracePeriod", new Processing.ProcessingOptions().ShutdownGracePeriod);
         builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = grace + TimeSpan.FromSeconds(30));
-        builder.Services.AddOptions<ApiOptions>().Bind(castIron.GetSection("Api"));
+        builder.Services.AddOptions<ApiOptions>().Bind(castIron.GetSection("Api")).ValidateOnStart();
+        builder.Services.AddSingleton<IValidateOptions<ApiOptions>>(new Options.DescribedOptionsValidator<ApiOptions>(o => o.Validate()));
         builder.Services.AddSingleton<CastIronService>();
         builder.Services.AddOpenApi();
         builder.Services.ConfigureHttpJsonOptions(o =>

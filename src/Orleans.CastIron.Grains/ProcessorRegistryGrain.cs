@@ -27,11 +27,17 @@ internal sealed partial class ProcessorRegistryGrain(
         return Task.CompletedTask;
     }
 
-    async Task IProcessorRegistryGrain.RescanAsync(ImmutableDictionary<string, string> present)
+    async Task IProcessorRegistryGrain.RescanAsync(ImmutableDictionary<string, string> present, DateTimeOffset? listedSince)
     {
-        foreach (var key in state.State.Configs.Keys.Where(k => !present.ContainsKey(k)).ToList())
+        var version = state.State.Version;
+        // Registered after the listing began (allowing for clocks a little apart): the listing may have passed it.
+        var keepFrom = listedSince - TimeSpan.FromSeconds(5);
+        foreach (var (key, known) in state.State.Configs.Where(c => !present.ContainsKey(c.Key)).ToList())
         {
-            await RemoveAsync(key);
+            if (keepFrom is null || known.UpdatedAt < keepFrom)
+            {
+                await RemoveAsync(key);
+            }
         }
 
         foreach (var (key, etag) in present.OrderBy(p => p.Key, StringComparer.Ordinal))
@@ -42,7 +48,8 @@ internal sealed partial class ProcessorRegistryGrain(
             }
         }
 
-        LogRescanned(Bucket, state.State.Configs.Count, _processors.Length);
+        // Periodic rescans that change nothing stay out of the Information log.
+        LogRescanned(state.State.Version != version || listedSince is null ? LogLevel.Information : LogLevel.Debug, Bucket, state.State.Configs.Count, _processors.Length);
     }
 
     Task IProcessorRegistryGrain.ConfigChangedAsync(string configKey) => LoadAsync(configKey);
@@ -227,6 +234,6 @@ internal sealed partial class ProcessorRegistryGrain(
     [LoggerMessage(8, LogLevel.Warning, "Processor config '{ConfigKey}' is registered, but it {Note}")]
     private partial void LogSharedInbox(string configKey, string note);
 
-    [LoggerMessage(6, LogLevel.Information, "Bucket '{Bucket}' rescanned: {Known} config(s), {Registered} registered")]
-    private partial void LogRescanned(string bucket, int known, int registered);
+    [LoggerMessage(EventId = 6, Message = "Bucket '{Bucket}' rescanned: {Known} config(s), {Registered} registered")]
+    private partial void LogRescanned(LogLevel level, string bucket, int known, int registered);
 }

@@ -51,8 +51,11 @@ public sealed class S3StorageOptions
     /// <summary>Longest delay between two attempts. Default 5 s.</summary>
     public TimeSpan RetryMaxDelay { get; set; } = TimeSpan.FromSeconds(5);
 
-    /// <summary>How long one request may take before it is abandoned (and retried). Default 5 minutes (large copies).</summary>
-    public TimeSpan RequestTimeout { get; set; } = TimeSpan.FromMinutes(5);
+    /// <summary>How long a request without content (stat, delete, list, bucket calls) may take before it is abandoned and retried. Default 30 s.</summary>
+    public TimeSpan RequestTimeout { get; set; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>How long an upload, a server-side copy or the opening of a download may take before it is abandoned and retried. Default 30 minutes.</summary>
+    public TimeSpan TransferTimeout { get; set; } = TimeSpan.FromMinutes(30);
 
     /// <summary>How often an unreachable server is tried again at start, with a log line per attempt. Default 5 s.</summary>
     public TimeSpan StartupRetryInterval { get; set; } = TimeSpan.FromSeconds(5);
@@ -93,9 +96,14 @@ public sealed class S3StorageOptions
         }
 
         var (host, hostPort) = SplitHost();
-        if (host.Length == 0 || host.Any(c => char.IsWhiteSpace(c) || c is '/' or '?' or '#' or '@'))
+        if (host.Length == 0 || host.Any(c => char.IsWhiteSpace(c) || c is '/' or '?' or '#' or '@' or ':'))
         {
             yield return $"MINIO_HOST (CastIron:S3:Host) '{Host}' is not a host name: give the name or address only, e.g. 'minio' or 'minio:9000'";
+        }
+
+        if (Port is { } port && hostPort is { } inHost && port != inHost)
+        {
+            yield return $"MINIO_HOST (CastIron:S3:Host) '{Host}' names port {inHost} but MINIO_PORT (CastIron:S3:Port) is {port}: give one";
         }
 
         if (Port is null && hostPort is null)
@@ -137,9 +145,9 @@ public sealed class S3StorageOptions
             yield return "CastIron:S3:EventQueueCapacity and CastIron:S3:EventDeliveryParallelism must be at least 1";
         }
 
-        if (RequestTimeout <= TimeSpan.Zero || StartupRetryInterval <= TimeSpan.Zero || ReconcileInterval < TimeSpan.Zero)
+        if (RequestTimeout <= TimeSpan.Zero || TransferTimeout <= TimeSpan.Zero || StartupRetryInterval <= TimeSpan.Zero || ReconcileInterval < TimeSpan.Zero)
         {
-            yield return "CastIron:S3:RequestTimeout and CastIron:S3:StartupRetryInterval must be positive, CastIron:S3:ReconcileInterval not negative";
+            yield return "CastIron:S3:RequestTimeout, TransferTimeout and StartupRetryInterval must be positive, CastIron:S3:ReconcileInterval not negative";
         }
     }
 

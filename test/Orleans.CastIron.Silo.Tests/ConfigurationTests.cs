@@ -103,13 +103,23 @@ public class ConfigurationTests
     [Theory]
     [InlineData("minio:9000", null, "minio", 9000)]
     [InlineData("minio", "9001", "minio", 9001)]
-    [InlineData("10.0.0.5:9000", "9002", "10.0.0.5", 9002)]
+    [InlineData("10.0.0.5:9000", "9000", "10.0.0.5", 9000)]
     public void S3_HostMayCarryItsPort_AsOlderSeedRecipesDid(string host, string? port, string expectedHost, int expectedPort)
     {
         var options = new Storage.S3.S3StorageOptions { Host = host, Port = port is null ? null : int.Parse(port, System.Globalization.CultureInfo.InvariantCulture), AccessKey = "a", SecretKey = "b" };
         Assert.Empty(options.Validate());
         Assert.Equal(expectedHost, options.HostName);
         Assert.Equal(expectedPort, options.EffectivePort);
+    }
+
+    [Theory]
+    [InlineData("minio:9000", 9001, "names port 9000 but MINIO_PORT (CastIron:S3:Port) is 9001")]
+    [InlineData("minio:", 9000, "'minio:' is not a host name")]
+    [InlineData("http://minio", 9000, "is not a host name")]
+    public void S3_HostAndPortThatContradictOrDoNotParse_AreNamed(string host, int port, string expected)
+    {
+        var options = new Storage.S3.S3StorageOptions { Host = host, Port = port, AccessKey = "a", SecretKey = "b" };
+        Assert.Contains(options.Validate(), p => p.Contains(expected, StringComparison.Ordinal));
     }
 
     [Theory]

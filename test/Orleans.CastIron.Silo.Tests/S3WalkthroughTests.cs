@@ -198,10 +198,26 @@ public sealed class S3WalkthroughTests(S3Peer peer) : IAsyncLifetime
             Assert.Equal(HttpStatusCode.RequestEntityTooLarge, tooBig.StatusCode);
         }
 
-        using (var garbage = await silo.Http.PostAsync($"/events/s3?token={_token}", Json("{\"Records\":[{\"eventName\":\"ObjectCreated:Put\",\"s3\":{\"bucket\":{\"name\":\"x\"},\"object\":{\"key\":\"../../etc/passwd\"}}}]}")))
+        // An event that cannot be acted on is acknowledged (a sender retrying it would hold back every later one),
+        // counted as ignored, and says why; a body that is not JSON is refused.
+        using (var hostile = await silo.Http.PostAsync($"/events/s3?token={_token}", Json("{\"Records\":[{\"eventName\":\"ObjectCreated:Put\",\"s3\":{\"bucket\":{\"name\":\"x\"},\"object\":{\"key\":\"../../etc/passwd\"}}}]}")))
+        {
+            Assert.Equal(HttpStatusCode.OK, hostile.StatusCode);
+            var answer = await hostile.Content.ReadFromJsonAsync<JsonElement>();
+            Assert.Equal(0, answer.GetProperty("accepted").GetInt32());
+            Assert.Equal(1, answer.GetProperty("ignored").GetInt32());
+            Assert.Contains("InvalidKey", answer.GetProperty("message").GetString(), StringComparison.Ordinal);
+        }
+
+        using (var tooLongForTheSdk = await silo.Http.PostAsync($"/events/s3?token={_token}", Json(CephEvent("ObjectCreated:Put", "01_inbox/" + new string('x', 240) + "/" + new string('y', 240) + "/" + new string('z', 100) + ".csv"))))
+        {
+            Assert.Equal(1, (await tooLongForTheSdk.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("ignored").GetInt32());
+        }
+
+        using (var garbage = await silo.Http.PostAsync($"/events/s3?token={_token}", Json("{not json")))
         {
             Assert.Equal(HttpStatusCode.BadRequest, garbage.StatusCode);
-            Assert.Contains("InvalidKey", await garbage.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+            Assert.Contains("MalformedJson", await garbage.Content.ReadAsStringAsync(), StringComparison.Ordinal);
         }
 
         using (var other = await silo.Http.PostAsync($"/events/s3?token={_token}", Json(valid.Replace("ObjectCreated:Put", "ObjectAccessed:Get", StringComparison.Ordinal))))

@@ -83,7 +83,7 @@ public static class Endpoints
         app.MapPost("/events/s3", async (HttpRequest request, CastIronService service, IOptions<ApiOptions> api) =>
         {
             var options = api.Value;
-            if (string.IsNullOrEmpty(options.WebhookToken))
+            if (string.IsNullOrWhiteSpace(options.WebhookToken))
             {
                 return Results.Json(new { message = "the S3 webhook is off: set CASTIRON_WEBHOOK_TOKEN (CastIron:Api:WebhookToken) to take notifications here" }, statusCode: StatusCodes.Status403Forbidden);
             }

@@ -115,9 +115,10 @@ public sealed class CastIronService(
     }
 
     /// <summary>
-    /// Queues every event of a notification body for intake. Unreadable events are refused (400) unless others were
-    /// taken; events of other kinds (tests, accesses) or buckets are ignored; a paused intake or a full queue asks the
-    /// sender to retry (503), so no event is dropped here.
+    /// Queues every event of a notification body for intake. Events that cannot be acted on (other kinds, other
+    /// buckets, keys this system refuses, records missing fields) are acknowledged and counted as ignored: a sender
+    /// that retries refused events one by one (MinIO) would otherwise stop delivering everything behind them. Only a
+    /// body that is not JSON at all is refused. A paused intake or a full queue asks the sender to retry (503).
     /// </summary>
     public WebhookOutcome TakeBucketNotification(byte[] body)
     {
@@ -132,24 +133,26 @@ public sealed class CastIronService(
         }
 
         var accepted = 0;
-        var ignored = 0;
         var problems = new List<string>();
-        foreach (var (bucketEvent, error) in BucketEventParser.ParseAll(body))
+        var results = BucketEventParser.ParseAll(body);
+        if (results is [(null, { Code: BucketEventErrorCode.MalformedJson } malformed)])
+        {
+            return new(WebhookStatus.Refused, 0, 0, $"{malformed.Code}: {malformed.Message}");
+        }
+
+        foreach (var (bucketEvent, error) in results)
         {
             if (bucketEvent is null)
             {
-                if (error!.Code == BucketEventErrorCode.UnsupportedEvent)
-                {
-                    ignored++;
-                }
-                else
-                {
-                    problems.Add($"{error.Code}: {error.Message}");
-                }
+                problems.Add($"{error!.Code}: {error.Message}");
             }
             else if (bucketEvent.Bucket != options.Value.Bucket)
             {
-                ignored++;
+                problems.Add($"bucket '{bucketEvent.Bucket}' is not '{options.Value.Bucket}'");
+            }
+            else if (Storage.S3.Providers.S3ObjectStore.KeyProblem(bucketEvent.Key) is { } keyProblem)
+            {
+                problems.Add($"{keyProblem}: '{bucketEvent.Key}'");
             }
             else if (queue.TryPost(bucketEvent))
             {
@@ -157,13 +160,11 @@ public sealed class CastIronService(
             }
             else
             {
-                return new(WebhookStatus.Failed, accepted, ignored, $"{queue.Pending} notifications are waiting to be taken; send again later");
+                return new(WebhookStatus.Failed, accepted, problems.Count, $"{queue.Pending} notifications are waiting to be taken; send again later");
             }
         }
 
-        return problems.Count > 0 && accepted == 0
-            ? new(WebhookStatus.Refused, 0, ignored, string.Join("; ", problems))
-            : new(WebhookStatus.Taken, accepted, ignored + problems.Count, problems.Count > 0 ? string.Join("; ", problems) : null);
+        return new(WebhookStatus.Taken, accepted, problems.Count, problems.Count > 0 ? string.Join("; ", problems.Take(10)) : null);
     }
 
     private static CommandResult NoSuchFile(string id) => new(false, $"no file with id '{id}'", null);

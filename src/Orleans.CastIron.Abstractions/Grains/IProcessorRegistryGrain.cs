@@ -44,8 +44,12 @@ public interface IProcessorRegistryGrain : IGrainWithStringKey
     /// Brings every config up to date with <paramref name="present"/> (every <c>.toml</c> key of the bucket with its
     /// ETag, listed by the caller outside this grain's turn): reads new and changed ones, forgets deleted ones.
     /// </summary>
+    /// <param name="listedSince">
+    /// When the listing began: a config registered after that (an event raced the listing) is kept even if the
+    /// listing missed it. Null: the listing is complete (at start, before any event).
+    /// </param>
     [Alias("Rescan")]
-    Task RescanAsync(ImmutableDictionary<string, string> present);
+    Task RescanAsync(ImmutableDictionary<string, string> present, DateTimeOffset? listedSince = null);
 
     /// <summary>Reads the config at <paramref name="configKey"/> again (it was put).</summary>
     [Alias("ConfigChanged")]

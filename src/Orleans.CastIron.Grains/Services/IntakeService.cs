@@ -142,8 +142,12 @@ public sealed partial class IntakeService(
     }
 
     /// <summary>Hands every data file directly in <paramref name="inbox"/> to its job.</summary>
-    public Task<int> ListInboxAsync(string bucket, string inbox, CancellationToken cancellationToken) =>
-        HandOverAsync(bucket, inbox, item => RouteAsync(item.ToCreatedEvent(bucket), listed: true, cancellationToken), cancellationToken);
+    /// <param name="newDropsOnly">
+    /// Only files not yet renamed <c>&lt;id&gt;-name</c>: what a lost event can leave behind. Renamed files waiting in
+    /// an inbox have jobs with timers of their own, so a periodic pass costs nothing per queued file.
+    /// </param>
+    public Task<int> ListInboxAsync(string bucket, string inbox, CancellationToken cancellationToken, bool newDropsOnly = false) =>
+        HandOverAsync(bucket, inbox, item => RouteAsync(item.ToCreatedEvent(bucket), listed: true, cancellationToken), cancellationToken, newDropsOnly);
 
     /// <summary>Hands every tracked file (one carrying its id) directly in <paramref name="folder"/> to its job.</summary>
     private Task<int> ListTrackedAsync(string bucket, string folder, CancellationToken cancellationToken) =>
@@ -154,13 +158,13 @@ public sealed partial class IntakeService(
             cancellationToken);
 
     /// <summary>Lists the data files directly in <paramref name="folder"/> and runs <paramref name="handOver"/> for each, in bounded batches.</summary>
-    private async Task<int> HandOverAsync(string bucket, string folder, Func<ObjectInfo, Task> handOver, CancellationToken cancellationToken)
+    private async Task<int> HandOverAsync(string bucket, string folder, Func<ObjectInfo, Task> handOver, CancellationToken cancellationToken, bool newDropsOnly = false)
     {
         var batch = new List<(string Key, Func<Task> Run)>(WakeBatch);
         var count = 0;
         await foreach (var listed in store.ListAsync(bucket, folder, recursive: false, cancellationToken).ConfigureAwait(false))
         {
-            if (SkipRules.Route(listed.Key) != EventRoute.DataFile)
+            if (SkipRules.Route(listed.Key) != EventRoute.DataFile || (newDropsOnly && FileIds.IsValid(IdPrefix(listed.Key))))
             {
                 continue;
             }
@@ -221,8 +225,9 @@ public sealed partial class IntakeService(
     /// changed or removed without an event are taken up. The bucket is listed here, not in the registry's turn: a big
     /// bucket must not time out a grain call.
     /// </summary>
-    private async Task RescanConfigsAsync(string bucket, CancellationToken cancellationToken)
+    private async Task RescanConfigsAsync(string bucket, bool periodic, CancellationToken cancellationToken)
     {
+        var listedSince = time.GetUtcNow();
         var configs = ImmutableDictionary.CreateBuilder<string, string>(StringComparer.Ordinal);
         await foreach (var item in store.ListAsync(bucket, "", recursive: true, cancellationToken).ConfigureAwait(false))
         {
@@ -232,22 +237,14 @@ public sealed partial class IntakeService(
             }
         }
 
-        // A config registered while the listing ran may have been passed over by it: one that still exists stays.
-        foreach (var known in await Registry(bucket).GetConfigsAsync().ConfigureAwait(false))
-        {
-            if (!configs.ContainsKey(known.ConfigKey) && await store.StatAsync(bucket, known.ConfigKey, cancellationToken).ConfigureAwait(false) is { } info)
-            {
-                configs[known.ConfigKey] = info.ETag;
-            }
-        }
-
-        await Registry(bucket).RescanAsync(configs.ToImmutable()).ConfigureAwait(false);
+        // Periodic: events run alongside, and a config registered while the listing ran may have been passed over.
+        await Registry(bucket).RescanAsync(configs.ToImmutable(), periodic ? listedSince : null).ConfigureAwait(false);
     }
 
     private async Task StartAsync(CancellationToken cancellationToken)
     {
         var bucket = options.Value.Bucket;
-        await RescanConfigsAsync(bucket, cancellationToken).ConfigureAwait(false);
+        await RescanConfigsAsync(bucket, periodic: false, cancellationToken).ConfigureAwait(false);
         await snapshots.RefreshAsync().ConfigureAwait(false);
         var stopping = _stopping.Token;
         lock (_lock)
@@ -295,14 +292,14 @@ public sealed partial class IntakeService(
 
                     if (++pass % configEvery == 0)
                     {
-                        await RescanConfigsAsync(bucket, stopping).ConfigureAwait(false);
+                        await RescanConfigsAsync(bucket, periodic: true, stopping).ConfigureAwait(false);
                     }
 
                     var inboxes = snapshots.Current.Processors.Select(p => p.Paths.InboxFolder).Distinct(StringComparer.Ordinal).ToList();
                     var files = 0;
                     foreach (var inbox in inboxes)
                     {
-                        files += await ListInboxAsync(bucket, inbox, stopping).ConfigureAwait(false);
+                        files += await ListInboxAsync(bucket, inbox, stopping, newDropsOnly: true).ConfigureAwait(false);
                     }
 
                     LogReconciled(inboxes.Count, files);

@@ -76,13 +76,14 @@ public sealed partial class S3BucketSetup(S3ObjectStore store, string bucket, S3
         NotificationConfiguration mine = isTopic ? new TopicConfig(arn) : new QueueConfig(arn);
         mine.Id = S3StorageOptions.NotificationId;
         mine.AddEvents(Events);
+        // Added directly: the SDK's AddTopic/AddQueue silently skip an ARN that another configuration already uses.
         if (mine is TopicConfig topic)
         {
-            current.AddTopic(topic);
+            current.TopicConfigs.Add(topic);
         }
         else
         {
-            current.AddQueue((QueueConfig)mine);
+            current.QueueConfigs.Add((QueueConfig)mine);
         }
 
         await store.Retry.RunAsync("notification registration", bucket, "", token => client.SetBucketNotificationsAsync(new SetBucketNotificationsArgs().WithBucket(bucket).WithBucketNotificationConfiguration(current), token), cancellationToken).ConfigureAwait(false);

@@ -21,6 +21,9 @@ public sealed partial class S3EventSource(S3StorageOptions options, ILogger<S3Ev
     /// <summary>Events taken from the queue whose delivery a pause or stop interrupted: delivered first next time.</summary>
     private readonly ConcurrentQueue<BucketEvent> _interrupted = new();
 
+    /// <summary>Attempts to hand one event over before it is dropped (about half a minute of backoff).</summary>
+    private const int MaxAttempts = 10;
+
     public TimeSpan? DefaultReconcileInterval => options.ReconcileInterval;
 
     /// <summary>Queues a pushed event; false when the queue is full (the sender should retry).</summary>
@@ -60,6 +63,13 @@ public sealed partial class S3EventSource(S3StorageOptions options, ILogger<S3Ev
                     await handler(next, cancellationToken).ConfigureAwait(false);
                     break;
                 }
+                catch (Exception ex) when (!cancellationToken.IsCancellationRequested && (ex is ArgumentException || attempt >= MaxAttempts))
+                {
+                    // An event that cannot be handled (a key the store refuses) or keeps failing would hold a worker
+                    // forever: it is dropped, and reconciliation offers its file again.
+                    LogDropped(ex, next.Key, attempt);
+                    break;
+                }
                 catch (Exception ex) when (cancellationToken.IsCancellationRequested)
                 {
                     _ = ex;
@@ -84,6 +94,9 @@ public sealed partial class S3EventSource(S3StorageOptions options, ILogger<S3Ev
             }
         }
     }
+
+    [LoggerMessage(2, LogLevel.Error, "Dropped the notification for '{ObjectKey}' after {Attempts} attempt(s); reconciliation offers its file again")]
+    private partial void LogDropped(Exception exception, string objectKey, int attempts);
 
     [LoggerMessage(1, LogLevel.Warning, "Handing the notification for '{ObjectKey}' to intake failed (attempt {Attempt}); trying again in {DelayMs:F0} ms")]
     private partial void LogDeliveryFailed(Exception exception, string objectKey, int attempt, double delayMs);

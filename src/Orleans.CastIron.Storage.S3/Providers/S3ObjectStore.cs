@@ -42,7 +42,7 @@ public sealed partial class S3ObjectStore : IObjectStore, IDisposable
         _logger = (ILogger?)logger ?? Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance;
         _retry = new S3Retry(options, _logger);
         // Timeouts are ours (per request, then retried); the handler works around the SDK's doubled Content-Type.
-        _http = new HttpClient(new SingleContentTypeHandler { InnerHandler = new BucketCheckCache { InnerHandler = new SocketsHttpHandler { PooledConnectionLifetime = TimeSpan.FromMinutes(5) } } })
+        _http = new HttpClient(new SingleContentTypeHandler { InnerHandler = new ObjectGetStatusHandler { InnerHandler = new BucketCheckCache { InnerHandler = new SocketsHttpHandler { PooledConnectionLifetime = TimeSpan.FromMinutes(5), ConnectTimeout = TimeSpan.FromSeconds(10) } } } })
         {
             Timeout = Timeout.InfiniteTimeSpan,
         };
@@ -114,7 +114,8 @@ public sealed partial class S3ObjectStore : IObjectStore, IDisposable
                         throw new ObjectStoreException($"S3 listing of '{folder}' in bucket '{bucket}' at {_options.Endpoint} failed: {S3Retry.Describe(ex)}", ex);
                     }
 
-                    if (item.IsDir || (after is not null && string.CompareOrdinal(item.Key, after) <= 0))
+                    // After a restart, skip what the broken-off listing already gave (S3 lists in UTF-8 byte order).
+                    if (item.IsDir || (attempt > 1 && after is not null && CompareUtf8(item.Key, after) <= 0))
                     {
                         continue;
                     }
@@ -127,7 +128,7 @@ public sealed partial class S3ObjectStore : IObjectStore, IDisposable
                         continue;
                     }
 
-                    yield return new ObjectInfo(item.Key, (long)item.Size, Unquote(item.ETag), item.LastModifiedDateTime is { } modified ? new DateTimeOffset(modified, TimeSpan.Zero) : default, null, ImmutableDictionary<string, string>.Empty);
+                    yield return new ObjectInfo(item.Key, (long)item.Size, Unquote(item.ETag), item.LastModifiedDateTime is { } modified ? new DateTimeOffset(modified).ToUniversalTime() : default, null, ImmutableDictionary<string, string>.Empty);
                 }
             }
             finally
@@ -166,20 +167,23 @@ public sealed partial class S3ObjectStore : IObjectStore, IDisposable
         {
             try
             {
-                await _retry.RunAsync("read", bucket, key, async token =>
+                await _retry.RunAsync("read", bucket, key, transfer: true, async token =>
                 {
+                    // An error answer never reaches this callback (ObjectGetStatusHandler turns it into an exception
+                    // first), so the reader only ever gets the object's bytes.
                     var args = new GetObjectArgs().WithBucket(bucket).WithObject(key).WithCallbackStream(async (body, _) =>
                     {
                         started.TrySetResult();
                         try
                         {
-                            // The body is not bound by the request timeout (a slow reader of a large object is fine);
-                            // only the reader going away or the caller canceling ends it.
+                            // Not bound by the request timeout (a slow reader of a large object is fine); the reader
+                            // going away or the caller canceling ends it.
                             await body.CopyToAsync(pipe.Writer, abandon.Token).ConfigureAwait(false);
                         }
                         catch (Exception ex)
                         {
-                            // Bytes already went to the reader: never retried from the start.
+                            // Releases the connection now rather than at garbage collection.
+                            await body.DisposeAsync().ConfigureAwait(false);
                             throw new BodyFailedException(ex);
                         }
                     });
@@ -189,8 +193,7 @@ public sealed partial class S3ObjectStore : IObjectStore, IDisposable
                     }
                     catch (Exception ex) when (started.Task.IsCompleted && ex is not BodyFailedException)
                     {
-                        // The SDK hands the body to the callback before it checks the status: an error after that
-                        // point may have put an error document in the reader's bytes, so it fails the read.
+                        // Bytes already went to the reader: never retried from the start.
                         throw new BodyFailedException(ex);
                     }
                 }, abandon.Token).ConfigureAwait(false);
@@ -200,13 +203,22 @@ public sealed partial class S3ObjectStore : IObjectStore, IDisposable
             {
                 var mapped = ex switch
                 {
-                    MinioNotFound => new Storage.ObjectNotFoundException(bucket, key),
+                    _ when cancellationToken.IsCancellationRequested => new OperationCanceledException(cancellationToken),
+                    MinioNotFound or HttpRequestException { StatusCode: System.Net.HttpStatusCode.NotFound } => new Storage.ObjectNotFoundException(bucket, key),
+                    ObjectStoreException { InnerException: HttpRequestException { StatusCode: System.Net.HttpStatusCode.NotFound } } => new Storage.ObjectNotFoundException(bucket, key),
                     BodyFailedException body => new ObjectStoreException($"S3 read of '{key}' in bucket '{bucket}' broke off: {S3Retry.Describe(body.InnerException!)}", body.InnerException),
                     ObjectStoreException { InnerException: BodyFailedException body } => new ObjectStoreException($"S3 read of '{key}' in bucket '{bucket}' broke off: {S3Retry.Describe(body.InnerException!)}", body.InnerException),
                     _ => ex,
                 };
-                started.TrySetException(mapped);
-                await pipe.Writer.CompleteAsync(mapped).ConfigureAwait(false);
+                if (!started.TrySetException(mapped))
+                {
+                    await pipe.Writer.CompleteAsync(mapped).ConfigureAwait(false);
+                }
+                else
+                {
+                    // The open itself failed: nobody will read or dispose a stream.
+                    abandon.Dispose();
+                }
             }
         }, CancellationToken.None);
 
@@ -234,7 +246,7 @@ public sealed partial class S3ObjectStore : IObjectStore, IDisposable
 
             var start = source.Position;
             var size = source.Length - start;
-            var etag = await _retry.RunAsync("write", bucket, key, async token =>
+            var etag = await _retry.RunAsync("write", bucket, key, transfer: true, async token =>
             {
                 source.Position = start;
                 var args = new PutObjectArgs().WithBucket(bucket).WithObject(key)
@@ -313,7 +325,7 @@ public sealed partial class S3ObjectStore : IObjectStore, IDisposable
 
         try
         {
-            await _retry.RunAsync("copy", bucket, destinationKey, async token =>
+            await _retry.RunAsync("copy", bucket, destinationKey, transfer: true, async token =>
             {
                 var from = new CopySourceObjectArgs().WithBucket(bucket).WithObject(source.Key);
                 var args = new CopyObjectArgs().WithBucket(bucket).WithObject(destinationKey).WithCopyObjectSource(from);
@@ -380,6 +392,9 @@ public sealed partial class S3ObjectStore : IObjectStore, IDisposable
         return new ObjectInfo(key, stat.Size, Unquote(stat.ETag), new DateTimeOffset(stat.LastModified).ToUniversalTime(), stat.ContentType, metadata.ToImmutable());
     }
 
+    private static int CompareUtf8(string a, string b) =>
+        System.Text.Encoding.UTF8.GetBytes(a).AsSpan().SequenceCompareTo(System.Text.Encoding.UTF8.GetBytes(b));
+
     private static string Unquote(string? etag) => etag?.Trim('"') ?? "";
 
     /// <summary>
@@ -427,6 +442,29 @@ public sealed partial class S3ObjectStore : IObjectStore, IDisposable
             }
 
             return base.SendAsync(request, cancellationToken);
+        }
+    }
+
+    /// <summary>
+    /// The SDK hands a GET's body to the caller's callback before it looks at the status, so a 404 or 503 would reach
+    /// the reader as an error document. An object GET (no query) with an error status becomes an exception here,
+    /// carrying the status, before the SDK sees it.
+    /// </summary>
+    private sealed class ObjectGetStatusHandler : DelegatingHandler
+    {
+        protected override async Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
+        {
+            var response = await base.SendAsync(request, cancellationToken).ConfigureAwait(false);
+            if (request.Method == HttpMethod.Get && request.RequestUri is { Query.Length: 0 } && !response.IsSuccessStatusCode)
+            {
+                var status = response.StatusCode;
+                var body = await response.Content.ReadAsStringAsync(cancellationToken).ConfigureAwait(false);
+                response.Dispose();
+                var code = System.Text.RegularExpressions.Regex.Match(body, "<Code>([^<]*)</Code>").Groups[1].Value;
+                throw new HttpRequestException($"GET answered {(int)status} {status}{(code.Length > 0 ? $" ({code})" : "")}", null, status);
+            }
+
+            return response;
         }
     }
 

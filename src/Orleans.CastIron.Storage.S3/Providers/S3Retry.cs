@@ -28,12 +28,19 @@ internal sealed partial class S3Retry(S3StorageOptions options, ILogger logger)
         "ServerSideEncryptionConfigurationNotFoundError", "XMinioServerNotInitialized", "XMinioStorageFull",
     };
 
-    public async Task<T> RunAsync<T>(string operation, string bucket, string key, Func<CancellationToken, Task<T>> request, CancellationToken cancellationToken)
+    public Task<T> RunAsync<T>(string operation, string bucket, string key, Func<CancellationToken, Task<T>> request, CancellationToken cancellationToken) =>
+        RunAsync(operation, bucket, key, transfer: false, request, cancellationToken);
+
+    /// <param name="transfer">
+    /// A request that moves content (upload, copy, download) and is bounded by <see cref="S3StorageOptions.TransferTimeout"/>
+    /// rather than <see cref="S3StorageOptions.RequestTimeout"/>.
+    /// </param>
+    public async Task<T> RunAsync<T>(string operation, string bucket, string key, bool transfer, Func<CancellationToken, Task<T>> request, CancellationToken cancellationToken)
     {
         for (var attempt = 1; ; attempt++)
         {
             using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-            timeout.CancelAfter(options.RequestTimeout);
+            timeout.CancelAfter(transfer ? options.TransferTimeout : options.RequestTimeout);
             try
             {
                 return await request(timeout.Token).ConfigureAwait(false);
@@ -58,7 +65,10 @@ internal sealed partial class S3Retry(S3StorageOptions options, ILogger logger)
     }
 
     public Task RunAsync(string operation, string bucket, string key, Func<CancellationToken, Task> request, CancellationToken cancellationToken) =>
-        RunAsync<bool>(operation, bucket, key, async token =>
+        RunAsync(operation, bucket, key, transfer: false, request, cancellationToken);
+
+    public Task RunAsync(string operation, string bucket, string key, bool transfer, Func<CancellationToken, Task> request, CancellationToken cancellationToken) =>
+        RunAsync<bool>(operation, bucket, key, transfer, async token =>
         {
             await request(token).ConfigureAwait(false);
             return true;
@@ -78,7 +88,12 @@ internal sealed partial class S3Retry(S3StorageOptions options, ILogger logger)
         MinioException { ServerResponse: { } response } when (int)response.StatusCode >= 500 => true,
         // Header values the client refuses (not ASCII) are not the network's fault.
         HttpRequestException http when http.InnerException is null && http.Message.Contains("ASCII", StringComparison.Ordinal) => false,
+        // An error status seen before the SDK (object GETs): only server-side trouble is worth another attempt.
+        HttpRequestException { StatusCode: { } status } => (int)status >= 500 || status is System.Net.HttpStatusCode.RequestTimeout or System.Net.HttpStatusCode.TooManyRequests,
+        ObjectStoreException => false,
         ConnectionException or HttpRequestException or SocketException or IOException or TimeoutException => true,
+        // A proxy's HTML error page (a MinIO restarting behind an ingress) fails the SDK's XML parsing.
+        InvalidOperationException xml when xml.Message.Contains("XML document", StringComparison.Ordinal) => true,
         // A request timeout of ours (the caller's token is not canceled: checked by the filter).
         OperationCanceledException => true,
         // The SDK throws this for a 5xx answer without a body (minio-dotnet #1333).

@@ -30,6 +30,11 @@ public static class SeedEnvironment
         ["MINIO_SECURE"] = "CastIron:S3:Secure",
         ["MINIO_NOTIFICATION_ARN_ETL_SOURCE_FILE"] = "CastIron:S3:NotificationArn",
         ["CASTIRON_WEBHOOK_TOKEN"] = "CastIron:Api:WebhookToken",
+        ["CLICKHOUSE_HOST"] = "CastIron:ClickHouse:Host",
+        ["CLICKHOUSE_PORT"] = "CastIron:ClickHouse:Port",
+        ["CLICKHOUSE_USER"] = "CastIron:ClickHouse:User",
+        ["CLICKHOUSE_PASSWORD"] = "CastIron:ClickHouse:Password",
+        ["CLICKHOUSE_DATABASE"] = "CastIron:ClickHouse:Database",
     };
 
     /// <summary>Variables whose empty value is meaningful (an empty ARN turns registration off).</summary>

@@ -28,6 +28,9 @@ public static class SiloHost
         var bucket = castIron["Bucket"] ?? new CastIronOptions().Bucket;
         var s3 = castIron.GetSection("S3");
         var useS3 = s3.Get<Storage.S3.S3StorageOptions>()?.Enabled ?? false;
+        var clickHouse = castIron.GetSection("ClickHouse");
+        var useClickHouse = clickHouse.Get<Status.ClickHouse.ClickHouseStatusOptions>()?.Enabled ?? false;
+        var dataRoot = castIron.GetSection("LocalFolder")["RootPath"] ?? new Storage.LocalFolder.LocalFolderOptions().RootPath;
         builder.UseOrleans(silo =>
         {
             silo.UseLocalhostClustering(cluster.GetValue("SiloPort", 11111), cluster.GetValue("GatewayPort", 30000));
@@ -40,6 +43,17 @@ public static class SiloHost
             {
                 // MINIO_HOST set: objects live on S3; grain state, status and timers stay in the local folder.
                 silo.Services.AddCastIronS3(bucket, options => s3.Bind(options));
+            }
+
+            if (useClickHouse)
+            {
+                // CLICKHOUSE_HOST and CLICKHOUSE_PORT set: file status in rubicon.cast_iron_file_status, its journal
+                // beside the other local state.
+                silo.Services.AddCastIronClickHouse(options =>
+                {
+                    options.JournalPath = Path.Combine(dataRoot, Storage.LocalFolder.LocalFolderOptions.SystemFolderName, "clickhouse");
+                    clickHouse.Bind(options);
+                });
             }
 
             silo.Services.AddCastIronLocalFolder(

@@ -1,0 +1,3 @@
+global using System.Collections.Immutable;
+global using Orleans.CastIron.Files;
+global using Xunit;

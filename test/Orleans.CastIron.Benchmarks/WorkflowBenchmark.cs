@@ -318,7 +318,7 @@ internal static class WorkflowBenchmark
 
             public Task<FileStatusRecord?> GetAsync(string id, CancellationToken cancellationToken = default) => inner.GetAsync(id, cancellationToken);
 
-            public Task<IReadOnlyList<FileStatusRecord>> QueryAsync(FileStatus? status, int limit, CancellationToken cancellationToken = default) => inner.QueryAsync(status, limit, cancellationToken);
+            public Task<IReadOnlyList<FileStatusRecord>> QueryAsync(FileStatus? status, int limit, int offset = 0, CancellationToken cancellationToken = default) => inner.QueryAsync(status, limit, offset, cancellationToken);
 
             public Task<IReadOnlyDictionary<FileStatus, int>> CountAsync(CancellationToken cancellationToken = default) => inner.CountAsync(cancellationToken);
         }

@@ -15,6 +15,8 @@ public static class Endpoints
     {
         ArgumentNullException.ThrowIfNull(app);
         var open = app.MapGroup("");
+        // Routes reading the status store (ClickHouse when configured): a store that does not answer is a 503.
+        var status = app.MapGroup("").AddEndpointFilter<StatusStoreFilter>();
         var guarded = app.MapGroup("").AddEndpointFilter<ApiKeyFilter>();
 
         open.MapGet("/manager/health", () => Results.Ok(new { message = "Running" }));
@@ -35,15 +37,21 @@ public static class Endpoints
             return result.Accepted ? Results.Ok($"Successfully canceled task for filename: {filename}") : Refused(result);
         }).WithSummary("The seed's cancel: the {filename} segment is the file id (as in the seed); 404 / 409 when nothing was canceled");
 
-        open.MapGet("/files/{id}", async (string id, CastIronService service, CancellationToken ct) =>
+        status.MapGet("/files/{id}", async (string id, CastIronService service, CancellationToken ct) =>
             await service.GetFileAsync(id, ct) is { } record ? Results.Ok(record) : Results.NotFound(new { message = $"no file with id '{id}'" }));
-        open.MapGet("/files", async (string? status, string? limit, CastIronService service, CancellationToken ct) =>
+        status.MapGet("/files", async (string? status, string? limit, string? offset, CastIronService service, CancellationToken ct) =>
         {
             // Parsed here rather than bound: a bound int answers "abc" with an empty 400.
             var count = 1000;
             if (limit is not null && (!int.TryParse(limit, NumberStyles.None, CultureInfo.InvariantCulture, out count) || count is < 1 or > 100_000))
             {
                 return Results.BadRequest(new { message = $"limit must be a whole number between 1 and 100000, not '{limit}'" });
+            }
+
+            var skip = 0;
+            if (offset is not null && (!int.TryParse(offset, NumberStyles.None, CultureInfo.InvariantCulture, out skip) || skip > 10_000_000))
+            {
+                return Results.BadRequest(new { message = $"offset must be a whole number between 0 and 10000000, not '{offset}'" });
             }
 
             FileStatus? filter = null;
@@ -57,7 +65,7 @@ public static class Endpoints
                 filter = parsed;
             }
 
-            return Results.Ok(await service.QueryFilesAsync(filter, count, ct));
+            return Results.Ok(await service.QueryFilesAsync(filter, count, skip, ct));
         });
         guarded.MapPost("/files/{id}/cancel", async (string id, CastIronService service, CancellationToken ct) => ToResult(await service.CancelAsync(id, ct)));
         guarded.MapPost("/files/{id}/retry", async (string id, CastIronService service, CancellationToken ct) => ToResult(await service.RetryAsync(id, ct)));
@@ -166,4 +174,21 @@ public static class Endpoints
 
     private static IResult Refused(CommandResult result) =>
         result.Status is null ? Results.NotFound(result) : Results.Conflict(result);
+}
+
+/// <summary>Answers 503, naming the cause, when the status store (ClickHouse) cannot be reached.</summary>
+public sealed class StatusStoreFilter : IEndpointFilter
+{
+    public async ValueTask<object?> InvokeAsync(EndpointFilterInvocationContext context, EndpointFilterDelegate next)
+    {
+        ArgumentNullException.ThrowIfNull(next);
+        try
+        {
+            return await next(context);
+        }
+        catch (Exception ex) when (ex is HttpRequestException or System.Data.Common.DbException or IOException or TimeoutException)
+        {
+            return Results.Json(new { message = $"the status store did not answer: {ex.Message}" }, statusCode: StatusCodes.Status503ServiceUnavailable);
+        }
+    }
 }

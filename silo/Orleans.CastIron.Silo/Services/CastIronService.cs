@@ -45,8 +45,8 @@ public sealed class CastIronService(
         return await grains.GetGrain<IFileJobGrain>(id).GetStatusAsync() ?? await statusStore.GetAsync(id, cancellationToken);
     }
 
-    public Task<IReadOnlyList<FileStatusRecord>> QueryFilesAsync(FileStatus? status, int limit, CancellationToken cancellationToken) =>
-        statusStore.QueryAsync(status, limit, cancellationToken);
+    public Task<IReadOnlyList<FileStatusRecord>> QueryFilesAsync(FileStatus? status, int limit, int offset, CancellationToken cancellationToken) =>
+        statusStore.QueryAsync(status, limit, offset, cancellationToken);
 
     public Task<CommandResult> CancelAsync(string id, CancellationToken cancellationToken) =>
         FileIds.IsValid(id) ? grains.GetGrain<IFileJobGrain>(id).CancelAsync(null) : Task.FromResult(NoSuchFile(id));

@@ -9,8 +9,8 @@ public interface IFileStatusStore
     /// <summary>The record for a file id, or <see langword="null"/>.</summary>
     Task<FileStatusRecord?> GetAsync(string id, CancellationToken cancellationToken = default);
 
-    /// <summary>Records, newest update first, optionally only those with <paramref name="status"/>.</summary>
-    Task<IReadOnlyList<FileStatusRecord>> QueryAsync(FileStatus? status, int limit, CancellationToken cancellationToken = default);
+    /// <summary>Records, newest update first, optionally only those with <paramref name="status"/>: a page of <paramref name="limit"/> after skipping <paramref name="offset"/>.</summary>
+    Task<IReadOnlyList<FileStatusRecord>> QueryAsync(FileStatus? status, int limit, int offset = 0, CancellationToken cancellationToken = default);
 
     /// <summary>How many files are in each status.</summary>
     Task<IReadOnlyDictionary<FileStatus, int>> CountAsync(CancellationToken cancellationToken = default);

@@ -48,16 +48,16 @@ public sealed partial class ClickHouseFileStatusStore : IFileStatusStore, ILifec
         return rows.FirstOrDefault();
     }
 
-    public async Task<IReadOnlyList<FileStatusRecord>> QueryAsync(FileStatus? status, int limit, CancellationToken cancellationToken = default)
+    public async Task<IReadOnlyList<FileStatusRecord>> QueryAsync(FileStatus? status, int limit, int offset = 0, CancellationToken cancellationToken = default)
     {
         var where = status is null ? "" : "WHERE status = {status:String}";
-        var parameters = new List<(string, object)> { ("limit", (uint)Math.Max(0, limit)) };
+        var parameters = new List<(string, object)> { ("limit", (uint)Math.Max(0, limit)), ("offset", (uint)Math.Max(0, offset)) };
         if (status is { } wanted)
         {
             parameters.Add(("status", wanted.ToString()));
         }
 
-        return await ReadRecordsAsync($"SELECT record FROM {_options.QualifiedTable} FINAL {where} ORDER BY updated_dt DESC, id LIMIT {{limit:UInt32}}", parameters, cancellationToken).ConfigureAwait(false);
+        return await ReadRecordsAsync($"SELECT record FROM {_options.QualifiedTable} FINAL {where} ORDER BY updated_dt DESC, id LIMIT {{limit:UInt32}} OFFSET {{offset:UInt32}}", parameters, cancellationToken).ConfigureAwait(false);
     }
 
     public async Task<IReadOnlyDictionary<FileStatus, int>> CountAsync(CancellationToken cancellationToken = default)

@@ -93,13 +93,13 @@ public sealed class FolderFileStatusStore : IFileStatusStore
         return await ReadAsync(id, cancellationToken).ConfigureAwait(false);
     }
 
-    public async Task<IReadOnlyList<FileStatusRecord>> QueryAsync(FileStatus? status, int limit, CancellationToken cancellationToken = default)
+    public async Task<IReadOnlyList<FileStatusRecord>> QueryAsync(FileStatus? status, int limit, int offset = 0, CancellationToken cancellationToken = default)
     {
         List<string> ids;
         lock (_lock)
         {
             var index = status is { } s ? _byStatus[s] : _all;
-            ids = [.. index.Reverse().Take(limit).Select(e => e.Id)];
+            ids = [.. index.Reverse().Skip(Math.Max(0, offset)).Take(limit).Select(e => e.Id)];
         }
 
         var records = new List<FileStatusRecord>(ids.Count);

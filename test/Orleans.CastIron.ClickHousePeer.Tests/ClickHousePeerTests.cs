@@ -5,6 +5,7 @@ using ClickHouse.Driver;
 using ClickHouse.Driver.ADO;
 using ClickHouse.Driver.ADO.Parameters;
 using ClickHouse.Driver.Compression;
+using ClickHouse.Driver.Constraints;
 using ClickHouse.Driver.Copy;
 using ClickHouse.Driver.Utility;
 
@@ -158,6 +159,48 @@ public sealed class ClickHousePeerTests(ClickHousePeer peer) : IAsyncLifetime
 
         Assert.Equal(1_000UL, await _client.ExecuteScalarAsync("SELECT count() FROM jobs"));
         Assert.Equal(0UL, await _client.ExecuteScalarAsync("SELECT count() FROM jobs WHERE note IS NOT NULL OR length(tags) > 0"));
+    }
+
+    [Fact]
+    public async Task LowCardinality_arrays_nullable_numbers_and_column_defaults_round_trip()
+    {
+        await _client.ExecuteNonQueryAsync("""
+            CREATE TABLE IF NOT EXISTS files
+            (
+                id String,
+                status LowCardinality(String),
+                size Nullable(Int64),
+                controls Array(String),
+                classification String DEFAULT 'UNCLASSIFIED'
+            )
+            ENGINE = ReplacingMergeTree ORDER BY id
+            """);
+
+        // RowBinaryWithDefaults lets a row ask for the column's DEFAULT.
+        await _client.InsertBinaryAsync(
+            "files",
+            ["id", "status", "size", "controls", "classification"],
+            [["a", "Done", 42L, new[] { "x", "it's" }, DBDefault.Value], ["b", "Failed", null, Array.Empty<string>(), "SECRET"]],
+            new InsertOptions { Format = RowBinaryFormat.RowBinaryWithDefaults });
+        var parameters = new ClickHouseParameterCollection();
+        parameters.AddParameter("controls", new[] { "p\\q", "r'" });
+        await _client.ExecuteNonQueryAsync("INSERT INTO files (id, status, controls) VALUES ('c', 'Queued', {controls:Array(String)})", parameters);
+
+        using var reader = await _client.ExecuteReaderAsync("SELECT id, status, size, controls, classification FROM files ORDER BY id");
+        var rows = new List<(string, string, long?, string[], string)>();
+        while (reader.Read())
+        {
+            rows.Add((reader.GetString(0), reader.GetString(1), reader.IsDBNull(2) ? null : reader.GetInt64(2), (string[])reader.GetValue(3), reader.GetString(4)));
+        }
+
+        Assert.Equal(3, rows.Count);
+        Assert.Equal(("a", "Done", 42L), (rows[0].Item1, rows[0].Item2, rows[0].Item3));
+        Assert.Equal(["x", "it's"], rows[0].Item4);
+        Assert.Equal("UNCLASSIFIED", rows[0].Item5);
+        Assert.Equal(("b", "Failed", (long?)null, "SECRET"), (rows[1].Item1, rows[1].Item2, rows[1].Item3, rows[1].Item5));
+        Assert.Empty(rows[1].Item4);
+        Assert.Equal(["p\\q", "r'"], rows[2].Item4);
+        Assert.Equal("UNCLASSIFIED", rows[2].Item5);
     }
 
     [Fact]

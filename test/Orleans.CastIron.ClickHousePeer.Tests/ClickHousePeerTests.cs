@@ -397,6 +397,29 @@ public sealed class ClickHousePeerTests(ClickHousePeer peer) : IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_second_peer_in_the_process_shares_the_engine()
+    {
+        await _client.ExecuteNonQueryAsync(Ddl("jobs"));
+        await InsertAsync("seen-by-both", DateTime.UtcNow, 1, null, []);
+
+        await using (var second = new ClickHousePeer())
+        {
+            if (peer.IsEmbedded)
+            {
+                // chDB takes one data directory per process: its own session and port, the same data.
+                Assert.NotEqual(peer.Url, second.Url);
+                Assert.Equal(peer.DataDirectory, second.DataDirectory);
+            }
+
+            using var client = new ClickHouseClient(second.ConnectionStringFor(_database));
+            Assert.Equal(1UL, await client.ExecuteScalarAsync("SELECT count() FROM jobs WHERE id = 'seen-by-both'"));
+        }
+
+        // Disposing the second peer closed its session only.
+        Assert.Equal(1UL, await _client.ExecuteScalarAsync("SELECT count() FROM jobs"));
+    }
+
+    [Fact]
     public async Task Concurrent_requests_are_serialised_safely()
     {
         await _client.ExecuteNonQueryAsync(Ddl("jobs"));

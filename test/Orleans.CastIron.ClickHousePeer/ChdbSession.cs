@@ -10,7 +10,7 @@ namespace Orleans.CastIron.ClickHousePeer;
 /// between statements. chDB runs one statement at a time per connection, so <see cref="Execute(ReadOnlySpan{byte}, string, IReadOnlyList{KeyValuePair{string, string}}?)"/>
 /// takes a lock. The engine keeps one data directory per process: every session open at once must use the same one.
 /// </summary>
-public sealed partial class ChdbSession : IDisposable
+public sealed class ChdbSession : IDisposable
 {
     private static readonly Lock OpenLock = new();
     private static string? _openPath;

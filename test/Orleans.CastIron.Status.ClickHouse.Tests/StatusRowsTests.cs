@@ -120,3 +120,33 @@ public class StatusRowsTests
         public int GetHashCode(FileStatusRecord obj) => obj.Id.GetHashCode(StringComparison.Ordinal);
     }
 }
+
+/// <summary>Registration: the container holds the store under several names and disposes each.</summary>
+public class RegistrationTests
+{
+    [Fact]
+    public async Task TheStoreRegisteredUnderSeveralNames_IsStoppedAndDisposedOnce_WithoutErrors()
+    {
+        var journal = Path.Combine(Path.GetTempPath(), "castiron-ch-journal", Guid.NewGuid().ToString("N"));
+        var services = new Microsoft.Extensions.DependencyInjection.ServiceCollection();
+        Microsoft.Extensions.DependencyInjection.LoggingServiceCollectionExtensions.AddLogging(services);
+        Orleans.Hosting.ClickHouseServiceCollectionExtensions.AddCastIronClickHouse(services, o =>
+        {
+            o.Host = "127.0.0.1";
+            o.Port = 1;
+            o.JournalPath = journal;
+        });
+        var provider = Microsoft.Extensions.DependencyInjection.ServiceCollectionContainerBuilderExtensions.BuildServiceProvider(services);
+        var store = (ClickHouseFileStatusStore)Microsoft.Extensions.DependencyInjection.ServiceProviderServiceExtensions.GetRequiredService<Orleans.CastIron.Storage.IFileStatusStore>(provider);
+        Assert.Same(store, Microsoft.Extensions.DependencyInjection.ServiceProviderServiceExtensions.GetRequiredService<ClickHouseFileStatusStore>(provider));
+        await store.StartAsync();
+        await store.UpsertAsync(StatusRowsTests.Record("a", FileStatus.Queued, DateTimeOffset.UtcNow));
+        await store.StopAsync(new CancellationTokenSource(TimeSpan.FromSeconds(2)).Token);
+
+        await provider.DisposeAsync();
+
+        // Nowhere to send it (port 1): the row waits in the journal for the next start.
+        Assert.True(new StatusJournal(journal).HasPending);
+        Directory.Delete(journal, recursive: true);
+    }
+}

@@ -21,6 +21,8 @@ public sealed partial class ClickHouseFileStatusStore : IFileStatusStore, ILifec
     private Task? _sender;
     private bool _schemaReady;
     private int _failures;
+    private int _stopped;
+    private int _disposed;
 
     public ClickHouseFileStatusStore(ClickHouseStatusOptions options, ILogger<ClickHouseFileStatusStore>? logger = null)
     {
@@ -89,6 +91,12 @@ public sealed partial class ClickHouseFileStatusStore : IFileStatusStore, ILifec
     /// <summary>Sends what is left, within <paramref name="cancellationToken"/>; the rest stays in the journal for the next start.</summary>
     public async Task StopAsync(CancellationToken cancellationToken = default)
     {
+        // Once: the silo's lifecycle stops it, then the container disposes it (under each name it is registered as).
+        if (Interlocked.Exchange(ref _stopped, 1) == 1)
+        {
+            return;
+        }
+
         await _stopping.CancelAsync().ConfigureAwait(false);
         if (_sender is not null)
         {
@@ -109,7 +117,13 @@ public sealed partial class ClickHouseFileStatusStore : IFileStatusStore, ILifec
 
     public async ValueTask DisposeAsync()
     {
-        await StopAsync(new CancellationTokenSource(TimeSpan.FromSeconds(5)).Token).ConfigureAwait(false);
+        if (Interlocked.Exchange(ref _disposed, 1) == 1)
+        {
+            return;
+        }
+
+        using var grace = new CancellationTokenSource(TimeSpan.FromSeconds(5));
+        await StopAsync(grace.Token).ConfigureAwait(false);
         _stopping.Dispose();
         _written.Dispose();
         _client.Dispose();

@@ -54,6 +54,9 @@ public sealed class ClickHouseSiloTests(Orleans.CastIron.ClickHousePeer.ClickHou
             using var down = await silo.Http.GetAsync("/files?status=Complete");
             Assert.Equal(HttpStatusCode.ServiceUnavailable, down.StatusCode);
             Assert.Contains("status store", await down.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+            // The health page stays up and says what is wrong.
+            var status = await silo.Http.GetFromJsonAsync<JsonElement>("/manager/status");
+            Assert.StartsWith("the status store did not answer", status.GetProperty("message").GetProperty("status_store").GetString(), StringComparison.Ordinal);
             // The silo saw the outage: its rows wait in the journal, said once.
             await silo.WaitForStdoutAsync(o => o.Contains("is not taking status rows", StringComparison.Ordinal), "the status store's outage warning");
         }

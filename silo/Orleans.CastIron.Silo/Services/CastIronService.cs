@@ -86,8 +86,19 @@ public sealed class CastIronService(
     {
         var hosts = await grains.GetGrain<IManagementGrain>(0).GetHosts(onlyActive: true);
         var configs = await Registry.GetConfigsAsync();
-        var counts = await statusStore.CountAsync(cancellationToken);
-        var jobs = Enum.GetValues<FileStatus>().ToDictionary(s => s.ToString(), s => counts.GetValueOrDefault(s));
+        // The health page stays up when the status store (ClickHouse) does not answer; it says so instead.
+        IReadOnlyDictionary<FileStatus, int>? counts = null;
+        string? statusStoreProblem = null;
+        try
+        {
+            counts = await statusStore.CountAsync(cancellationToken);
+        }
+        catch (Exception ex) when (ex is HttpRequestException or System.Data.Common.DbException or IOException or TimeoutException)
+        {
+            statusStoreProblem = $"the status store did not answer: {ex.Message}";
+        }
+
+        var jobs = counts is null ? null : Enum.GetValues<FileStatus>().ToDictionary(s => s.ToString(), s => counts.GetValueOrDefault(s));
 
         return new
         {
@@ -111,6 +122,7 @@ public sealed class CastIronService(
                 }
                 : null,
             Jobs = jobs,
+            StatusStore = statusStoreProblem ?? "ok",
         };
     }
 

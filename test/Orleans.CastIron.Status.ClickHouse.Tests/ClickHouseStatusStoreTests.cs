@@ -214,6 +214,38 @@ public sealed class ClickHouseStatusStoreTests(Orleans.CastIron.ClickHousePeer.C
         Assert.Equal(50UL, await ScalarAsync<ulong>($"SELECT count() FROM {_options.QualifiedTable} FINAL WHERE startsWith(id, 'kept')"));
     }
 
+    [Fact]
+    public async Task ADamagedJournalLine_IsSkipped_AndDoesNotHoldBackTheRowsAroundIt()
+    {
+        var journal = Path.Combine(_journal, "damaged");
+        Directory.CreateDirectory(journal);
+        var at = DateTimeOffset.UtcNow;
+        // A segment left by an earlier run, with a line that is JSON but not a record, and one that is not JSON.
+        await File.WriteAllLinesAsync(Path.Combine(journal, "status-000000000001.jsonl"),
+        [
+            StatusRows.ToJournalLine(StatusRowsTests.Record("around1", FileStatus.Complete, at)),
+            """{"Status":"NoSuchStatus"}""",
+            "garbage}",
+            StatusRows.ToJournalLine(StatusRowsTests.Record("around2", FileStatus.Complete, at)),
+        ]);
+        var options = new ClickHouseStatusOptions
+        {
+            Host = _options.Host,
+            Port = _options.Port,
+            User = _options.User,
+            Password = _options.Password,
+            Database = _options.Database,
+            FlushInterval = _options.FlushInterval,
+            JournalPath = journal,
+        };
+        await using var store = new ClickHouseFileStatusStore(options);
+        await store.StartAsync();
+        await DrainedAsync(store);
+
+        Assert.NotNull(await store.GetAsync("around1"));
+        Assert.NotNull(await store.GetAsync("around2"));
+    }
+
     private static async Task DrainedAsync(ClickHouseFileStatusStore store)
     {
         var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(60);

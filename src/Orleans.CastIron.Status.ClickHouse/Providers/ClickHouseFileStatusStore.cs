@@ -192,12 +192,26 @@ public sealed partial class ClickHouseFileStatusStore : IFileStatusStore, ILifec
         {
             // A segment sent twice (a crash after the insert, before the delete) repeats rows with the same
             // version: ReplacingMergeTree keeps one.
-            foreach (var batch in StatusJournal.Read(segment).Chunk(_options.BatchSize))
+            foreach (var batch in StatusJournal.Read(segment).Select(ParseOrSkip).OfType<FileStatusRecord>().Chunk(_options.BatchSize))
             {
-                await _client.InsertBinaryAsync(_options.QualifiedTable, StatusRows.Columns, batch.Select(line => StatusRows.ToRow(StatusRows.FromRecordJson(line))!), new InsertOptions { BatchSize = _options.BatchSize }, cancellationToken).ConfigureAwait(false);
+                await _client.InsertBinaryAsync(_options.QualifiedTable, StatusRows.Columns, batch.Select(StatusRows.ToRow), new InsertOptions { BatchSize = _options.BatchSize }, cancellationToken).ConfigureAwait(false);
             }
 
             StatusJournal.Acknowledge(segment);
+        }
+    }
+
+    /// <summary>A journal line that is not a record (a damaged file) is logged and skipped: it must not hold back the rest.</summary>
+    private FileStatusRecord? ParseOrSkip(string line)
+    {
+        try
+        {
+            return StatusRows.FromRecordJson(line);
+        }
+        catch (Exception ex) when (ex is System.Text.Json.JsonException or InvalidDataException or NotSupportedException)
+        {
+            LogSkippedLine(ex, line.Length > 200 ? line[..200] : line);
+            return null;
         }
     }
 
@@ -245,6 +259,9 @@ public sealed partial class ClickHouseFileStatusStore : IFileStatusStore, ILifec
 
     [LoggerMessage(3, LogLevel.Information, "Status table {Table} ready")]
     private partial void LogSchemaReady(string table);
+
+    [LoggerMessage(5, LogLevel.Error, "Skipped a journal line that is not a status record: {Line}")]
+    private partial void LogSkippedLine(Exception exception, string line);
 
     [LoggerMessage(4, LogLevel.Warning, "Status rows not yet in ClickHouse stay in the journal at {Folder} and are sent at the next start")]
     private partial void LogLeftInJournal(string folder);

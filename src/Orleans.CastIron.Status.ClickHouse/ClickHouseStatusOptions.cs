@@ -33,8 +33,8 @@ public sealed partial class ClickHouseStatusOptions
     /// <summary>Rows per insert. Default 1,000.</summary>
     public int BatchSize { get; set; } = 1000;
 
-    /// <summary>How long a written row may wait to be batched with others. Default 200 ms.</summary>
-    public TimeSpan FlushInterval { get; set; } = TimeSpan.FromMilliseconds(200);
+    /// <summary>How long a written row may wait to be batched with others. Default 1 s (fewer, larger inserts: ClickHouse prefers them).</summary>
+    public TimeSpan FlushInterval { get; set; } = TimeSpan.FromSeconds(1);
 
     /// <summary>
     /// Folder of the journal: every row is appended there before it is sent and removed once ClickHouse has it, so
@@ -51,6 +51,16 @@ public sealed partial class ClickHouseStatusOptions
     /// <summary>The driver's connection string.</summary>
     public string ConnectionString =>
         $"Host={Host.Trim()};Port={Port};Username={User};Password={Password};Protocol={(Secure ? "https" : "http")}";
+
+    /// <summary>The driver's settings (credentials are not pasted into a connection string).</summary>
+    public global::ClickHouse.Driver.ADO.ClickHouseClientSettings Settings() => new()
+    {
+        Host = Host.Trim(),
+        Port = (ushort)(Port ?? 8123),
+        Protocol = Secure ? "https" : "http",
+        Username = User,
+        Password = Password,
+    };
 
     /// <summary>The table, qualified (names are validated: they cannot be query parameters).</summary>
     public string QualifiedTable => $"{Database}.{Table}";
@@ -71,6 +81,11 @@ public sealed partial class ClickHouseStatusOptions
         if (Port is < 1 or > 65535)
         {
             yield return $"CLICKHOUSE_PORT (CastIron:ClickHouse:Port) {Port} is not a TCP port (1-65535)";
+        }
+        else if (Port is 9000 or 9440)
+        {
+            // The seed spoke the native protocol; this store speaks HTTP.
+            yield return $"CLICKHOUSE_PORT (CastIron:ClickHouse:Port) {Port} is ClickHouse's native-protocol port; give its HTTP port (8123, or 8443 with TLS)";
         }
 
         if (!Identifier().IsMatch(Database))

@@ -23,6 +23,13 @@ public static class StatusRows
         "job_id", "attempt", "processor", "error", "transition_dt", "version", "record",
     ];
 
+    /// <summary>Our columns, added to the seed's own table when it already exists.</summary>
+    public static readonly (string Column, string Type)[] AddedColumns =
+    [
+        ("job_id", "Nullable(String)"), ("attempt", "UInt32"), ("processor", "Nullable(String)"), ("error", "Nullable(String)"),
+        ("transition_dt", "DateTime64(6, 'UTC')"), ("version", "UInt64"), ("record", "String"),
+    ];
+
     private static readonly JsonSerializerOptions Json = new() { Converters = { new JsonStringEnumConverter() } };
 
     /// <summary>The DDL; <paramref name="qualifiedTable"/> is a validated identifier pair, never user input.</summary>

@@ -215,6 +215,38 @@ public sealed class ClickHouseStatusStoreTests(Orleans.CastIron.ClickHousePeer.C
     }
 
     [Fact]
+    public async Task TheSeedsOwnTable_GetsOurColumnsAdded_AndItsRowsStay()
+    {
+        // The seed's table as a deployment has it: its 25 columns only, with a row of its own.
+        using (var client = new ClickHouseClient(_options.ConnectionString))
+        {
+            await client.ExecuteNonQueryAsync($"CREATE DATABASE IF NOT EXISTS {_options.Database}", new ClickHouseParameterCollection(), null, CancellationToken.None);
+            await client.ExecuteNonQueryAsync($"""
+                CREATE TABLE {_options.QualifiedTable} (
+                    id String, bucket_name String, file_name String, status Nullable(String), original_filename String,
+                    mission_id Nullable(String), event_name Nullable(String), source_ip Nullable(String), size Nullable(Int64),
+                    etag Nullable(String), content_type Nullable(String), created_dt DateTime, updated_dt Nullable(DateTime),
+                    metadata Nullable(String), user_dn Nullable(String), classification String DEFAULT 'UNCLASSIFIED',
+                    owner_producer Nullable(String), sci_controls Array(String), sar_identifier Array(String),
+                    atomic_energy_control Nullable(String), dissemination_controls Array(String), fgi_source_open Nullable(String),
+                    fgi_source_protected Nullable(String), releasable_to Array(String), non_ic_markings Array(String)
+                ) ENGINE = ReplacingMergeTree ORDER BY id
+                """, new ClickHouseParameterCollection(), null, CancellationToken.None);
+            await client.ExecuteNonQueryAsync($"INSERT INTO {_options.QualifiedTable} (id, bucket_name, file_name, status, original_filename, created_dt) VALUES ('seed-row', 'etl', '03_archive/x.csv', 'Complete', 'x.csv', now())", new ClickHouseParameterCollection(), null, CancellationToken.None);
+        }
+
+        await _store.UpsertAsync(StatusRowsTests.Record("ours", FileStatus.Complete, DateTimeOffset.UtcNow));
+        await DrainedAsync(_store);
+
+        Assert.Equal(FileStatus.Complete, (await _store.GetAsync("ours"))!.Status);
+        var seedRow = await _store.GetAsync("seed-row");
+        Assert.Equal(("x.csv", FileStatus.Complete), (seedRow!.OriginalFilename, seedRow.Status));
+        Assert.Equal(2, (await _store.QueryAsync(FileStatus.Complete, 10)).Count);
+        Assert.Equal("x.csv", await ScalarAsync<string>($"SELECT original_filename FROM {_options.QualifiedTable} WHERE id = {{id:String}}", ("id", "seed-row")));
+        Assert.Equal((ulong)StatusRows.Columns.Length, await ScalarAsync<ulong>("SELECT count() FROM system.columns WHERE database = {db:String} AND table = 'cast_iron_file_status'", ("db", _options.Database)));
+    }
+
+    [Fact]
     public async Task ADamagedJournalLine_IsSkipped_AndDoesNotHoldBackTheRowsAroundIt()
     {
         var journal = Path.Combine(_journal, "damaged");

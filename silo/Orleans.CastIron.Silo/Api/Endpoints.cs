@@ -68,7 +68,7 @@ public static class Endpoints
             return Results.Ok(await service.QueryFilesAsync(filter, count, skip, ct));
         });
         guarded.MapPost("/files/{id}/cancel", async (string id, CastIronService service, CancellationToken ct) => ToResult(await service.CancelAsync(id, ct)));
-        guarded.MapPost("/files/{id}/retry", async (string id, CastIronService service, CancellationToken ct) => ToResult(await service.RetryAsync(id, ct)));
+        guarded.MapPost("/files/{id}/retry", async (string id, CastIronService service, CancellationToken ct) => ToResult(await service.RetryAsync(id, ct))).AddEndpointFilter<StatusStoreFilter>();
 
         open.MapGet("/processors", async (CastIronService service) => Results.Ok(await service.GetProcessorsAsync()));
         // Guarded although it changes nothing: parsing is the costliest thing an anonymous caller could ask for.
@@ -176,19 +176,35 @@ public static class Endpoints
         result.Status is null ? Results.NotFound(result) : Results.Conflict(result);
 }
 
-/// <summary>Answers 503, naming the cause, when the status store (ClickHouse) cannot be reached.</summary>
-public sealed class StatusStoreFilter : IEndpointFilter
+/// <summary>Answers 503 when the status store (ClickHouse) cannot be reached; the details go to the log, not to callers.</summary>
+public sealed partial class StatusStoreFilter(ILogger<StatusStoreFilter> logger) : IEndpointFilter
 {
     public async ValueTask<object?> InvokeAsync(EndpointFilterInvocationContext context, EndpointFilterDelegate next)
     {
+        ArgumentNullException.ThrowIfNull(context);
         ArgumentNullException.ThrowIfNull(next);
         try
         {
             return await next(context);
         }
-        catch (Exception ex) when (ex is HttpRequestException or System.Data.Common.DbException or IOException or TimeoutException)
+        catch (Exception ex) when (IsUnavailable(ex, context.HttpContext.RequestAborted))
         {
-            return Results.Json(new { message = $"the status store did not answer: {ex.Message}" }, statusCode: StatusCodes.Status503ServiceUnavailable);
+            LogUnavailable(ex, context.HttpContext.Request.Path);
+            return Results.Json(new { message = Describe(ex) }, statusCode: StatusCodes.Status503ServiceUnavailable);
         }
     }
+
+    /// <summary>A failure of the status store itself (unreachable, refusing, timing out, answering rows we cannot read).</summary>
+    public static bool IsUnavailable(Exception exception, CancellationToken request) => exception switch
+    {
+        OperationCanceledException => !request.IsCancellationRequested,
+        HttpRequestException or System.Data.Common.DbException or IOException or TimeoutException or System.Text.Json.JsonException => true,
+        _ => false,
+    };
+
+    public static string Describe(Exception exception) =>
+        $"the status store did not answer ({(exception is OperationCanceledException ? "timed out" : exception.GetType().Name)}); see the silo log";
+
+    [LoggerMessage(1, LogLevel.Warning, "The status store did not answer {Path}")]
+    private partial void LogUnavailable(Exception exception, string path);
 }

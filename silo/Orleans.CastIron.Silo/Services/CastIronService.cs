@@ -51,10 +51,18 @@ public sealed class CastIronService(
     public Task<CommandResult> CancelAsync(string id, CancellationToken cancellationToken) =>
         FileIds.IsValid(id) ? grains.GetGrain<IFileJobGrain>(id).CancelAsync(null) : Task.FromResult(NoSuchFile(id));
 
-    public async Task<CommandResult> RetryAsync(string id, CancellationToken cancellationToken) =>
-        FileIds.IsValid(id)
-            ? await grains.GetGrain<IFileJobGrain>(id).RetryAsync(await statusStore.GetAsync(id, cancellationToken))
-            : NoSuchFile(id);
+    public async Task<CommandResult> RetryAsync(string id, CancellationToken cancellationToken)
+    {
+        if (!FileIds.IsValid(id))
+        {
+            return NoSuchFile(id);
+        }
+
+        // The job's own state first: the status store (ClickHouse) is asked only for files whose job state is gone.
+        var job = grains.GetGrain<IFileJobGrain>(id);
+        var known = await job.GetStatusAsync() is null ? await statusStore.GetAsync(id, cancellationToken) : null;
+        return await job.RetryAsync(known);
+    }
 
     public Task<System.Collections.Immutable.ImmutableArray<RegisteredConfig>> GetProcessorsAsync() => Registry.GetConfigsAsync();
 
@@ -93,9 +101,9 @@ public sealed class CastIronService(
         {
             counts = await statusStore.CountAsync(cancellationToken);
         }
-        catch (Exception ex) when (ex is HttpRequestException or System.Data.Common.DbException or IOException or TimeoutException)
+        catch (Exception ex) when (Api.StatusStoreFilter.IsUnavailable(ex, cancellationToken))
         {
-            statusStoreProblem = $"the status store did not answer: {ex.Message}";
+            statusStoreProblem = Api.StatusStoreFilter.Describe(ex);
         }
 
         var jobs = counts is null ? null : Enum.GetValues<FileStatus>().ToDictionary(s => s.ToString(), s => counts.GetValueOrDefault(s));

@@ -22,6 +22,16 @@ public sealed partial class ClickHouseFileStatusStore : IFileStatusStore, ILifec
     private bool _schemaReady;
     private int _failures;
     private int _stopped;
+    private int _refusals;
+
+    /// <summary>Attempts at one batch ClickHouse refuses (while answering) before it is set aside.</summary>
+    private const int MaxRefusals = 10;
+
+    /// <summary>What reads select: our record, and the seed's own columns for rows the seed wrote.</summary>
+    private const string ReadColumns = "record, id, bucket_name, file_name, status, original_filename";
+
+    private const int UnknownTable = 60;
+    private const int UnknownDatabase = 81;
     private int _disposed;
 
     public ClickHouseFileStatusStore(ClickHouseStatusOptions options, ILogger<ClickHouseFileStatusStore>? logger = null)
@@ -31,7 +41,7 @@ public sealed partial class ClickHouseFileStatusStore : IFileStatusStore, ILifec
         _logger = (ILogger?)logger ?? Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance;
         _journal = new StatusJournal(options.JournalPath);
         // One client for the store's life: it pools its HTTP connections.
-        _client = new ClickHouseClient(options.ConnectionString);
+        _client = new ClickHouseClient(options.Settings());
     }
 
     /// <summary>True while rows wait in the journal (ClickHouse down, or a batch on its way).</summary>
@@ -46,7 +56,7 @@ public sealed partial class ClickHouseFileStatusStore : IFileStatusStore, ILifec
 
     public async Task<FileStatusRecord?> GetAsync(string id, CancellationToken cancellationToken = default)
     {
-        var rows = await ReadRecordsAsync($"SELECT record FROM {_options.QualifiedTable} FINAL WHERE id = {{id:String}} LIMIT 1", [("id", id)], cancellationToken).ConfigureAwait(false);
+        var rows = await ReadRecordsAsync($"SELECT {ReadColumns} FROM {_options.QualifiedTable} FINAL WHERE id = {{id:String}} LIMIT 1", [("id", id)], cancellationToken).ConfigureAwait(false);
         return rows.FirstOrDefault();
     }
 
@@ -59,12 +69,11 @@ public sealed partial class ClickHouseFileStatusStore : IFileStatusStore, ILifec
             parameters.Add(("status", wanted.ToString()));
         }
 
-        return await ReadRecordsAsync($"SELECT record FROM {_options.QualifiedTable} FINAL {where} ORDER BY updated_dt DESC, id LIMIT {{limit:UInt32}} OFFSET {{offset:UInt32}}", parameters, cancellationToken).ConfigureAwait(false);
+        return await ReadRecordsAsync($"SELECT {ReadColumns} FROM {_options.QualifiedTable} FINAL {where} ORDER BY updated_dt DESC, id LIMIT {{limit:UInt32}} OFFSET {{offset:UInt32}}", parameters, cancellationToken).ConfigureAwait(false);
     }
 
     public async Task<IReadOnlyDictionary<FileStatus, int>> CountAsync(CancellationToken cancellationToken = default)
     {
-        await EnsureSchemaAsync(cancellationToken).ConfigureAwait(false);
         await using var reader = await _client.ExecuteReaderAsync($"SELECT status, count() FROM {_options.QualifiedTable} FINAL GROUP BY status", new ClickHouseParameterCollection(), null, cancellationToken).ConfigureAwait(false);
         var counts = new Dictionary<FileStatus, int>();
         while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
@@ -178,7 +187,10 @@ public sealed partial class ClickHouseFileStatusStore : IFileStatusStore, ILifec
         }
     }
 
-    /// <summary>Sends every sealed journal segment, oldest first, removing each once ClickHouse has it.</summary>
+    /// <summary>
+    /// Sends the sealed journal segments, oldest first, in inserts of up to <see cref="ClickHouseStatusOptions.BatchSize"/>
+    /// rows across segments (a backlog is not thousands of tiny inserts), removing each segment once all of it is in.
+    /// </summary>
     private async Task SendPendingAsync(CancellationToken cancellationToken)
     {
         var segments = _journal.Seal();
@@ -188,33 +200,102 @@ public sealed partial class ClickHouseFileStatusStore : IFileStatusStore, ILifec
         }
 
         await EnsureSchemaAsync(cancellationToken).ConfigureAwait(false);
+        var batch = new List<object?[]>(_options.BatchSize);
+        var covered = new List<string>();
         foreach (var segment in segments)
         {
-            // A segment sent twice (a crash after the insert, before the delete) repeats rows with the same
-            // version: ReplacingMergeTree keeps one.
-            foreach (var batch in StatusJournal.Read(segment).Select(ParseOrSkip).OfType<FileStatusRecord>().Chunk(_options.BatchSize))
+            foreach (var line in StatusJournal.Read(segment))
             {
-                await _client.InsertBinaryAsync(_options.QualifiedTable, StatusRows.Columns, batch.Select(StatusRows.ToRow), new InsertOptions { BatchSize = _options.BatchSize }, cancellationToken).ConfigureAwait(false);
+                if (ToRowOrSkip(line) is { } row)
+                {
+                    batch.Add(row);
+                }
             }
 
-            StatusJournal.Acknowledge(segment);
+            covered.Add(segment);
+            if (batch.Count >= _options.BatchSize)
+            {
+                await InsertAsync(batch, covered, cancellationToken).ConfigureAwait(false);
+            }
         }
+
+        await InsertAsync(batch, covered, cancellationToken).ConfigureAwait(false);
     }
 
-    /// <summary>A journal line that is not a record (a damaged file) is logged and skipped: it must not hold back the rest.</summary>
-    private FileStatusRecord? ParseOrSkip(string line)
+    /// <summary>
+    /// Inserts <paramref name="rows"/> and removes the <paramref name="segments"/> they came from. A batch that keeps
+    /// failing while ClickHouse answers other requests (a refusal that will not pass) is set aside after
+    /// <see cref="MaxRefusals"/> attempts so the rows behind it go on.
+    /// </summary>
+    private async Task InsertAsync(List<object?[]> rows, List<string> segments, CancellationToken cancellationToken)
+    {
+        if (segments.Count == 0)
+        {
+            return;
+        }
+
+        try
+        {
+            if (rows.Count > 0)
+            {
+                // Segments sent twice (a crash after the insert, before the delete) repeat rows with the same
+                // version: ReplacingMergeTree folds them.
+                await _client.InsertBinaryAsync(_options.QualifiedTable, StatusRows.Columns, rows, new InsertOptions { BatchSize = _options.BatchSize }, cancellationToken).ConfigureAwait(false);
+            }
+
+            _refusals = 0;
+        }
+        catch (ClickHouseServerException refused) when (!cancellationToken.IsCancellationRequested)
+        {
+            if (refused.ErrorCode is UnknownTable or UnknownDatabase)
+            {
+                // Dropped behind our back: created again at the next attempt.
+                _schemaReady = false;
+            }
+
+            if (++_refusals < MaxRefusals)
+            {
+                throw;
+            }
+
+            foreach (var segment in segments)
+            {
+                LogQuarantined(refused, _journal.Quarantine(segment), refused.Message);
+            }
+
+            _refusals = 0;
+            rows.Clear();
+            segments.Clear();
+            return;
+        }
+
+        foreach (var segment in segments)
+        {
+            StatusJournal.Acknowledge(segment);
+        }
+
+        rows.Clear();
+        segments.Clear();
+    }
+
+    /// <summary>A journal line that does not make a row (a damaged file) is logged and skipped: it must not hold back the rest.</summary>
+    private object?[]? ToRowOrSkip(string line)
     {
         try
         {
-            return StatusRows.FromRecordJson(line);
+            return StatusRows.ToRow(StatusRows.FromRecordJson(line));
         }
-        catch (Exception ex) when (ex is System.Text.Json.JsonException or InvalidDataException or NotSupportedException)
+        catch (Exception ex) when (ex is not OutOfMemoryException)
         {
-            LogSkippedLine(ex, line.Length > 200 ? line[..200] : line);
+            LogSkippedLine(ex, line.Length);
             return null;
         }
     }
 
+    /// <summary>
+    /// Creates what is missing, and only that (a user allowed to insert and select need not be allowed to create a
+    /// database that exists): the database, the table, or, on the seed's own table, the columns we add.
+    /// </summary>
     private async Task EnsureSchemaAsync(CancellationToken cancellationToken)
     {
         if (_schemaReady)
@@ -222,30 +303,71 @@ public sealed partial class ClickHouseFileStatusStore : IFileStatusStore, ILifec
             return;
         }
 
-        // Names are validated identifiers (they cannot be parameters); no value is ever part of SQL text.
-        foreach (var statement in new[] { $"CREATE DATABASE IF NOT EXISTS {_options.Database}", StatusRows.CreateTable(_options.QualifiedTable) })
+        var database = Parameters(("db", _options.Database));
+        if (Convert.ToUInt64(await _client.ExecuteScalarAsync("SELECT count() FROM system.databases WHERE name = {db:String}", database, null, cancellationToken).ConfigureAwait(false), System.Globalization.CultureInfo.InvariantCulture) == 0)
         {
-            await _client.ExecuteNonQueryAsync(statement, new ClickHouseParameterCollection(), null, cancellationToken).ConfigureAwait(false);
+            // Names are validated identifiers (they cannot be parameters); no value is ever part of SQL text.
+            await _client.ExecuteNonQueryAsync($"CREATE DATABASE IF NOT EXISTS {_options.Database}", new ClickHouseParameterCollection(), null, cancellationToken).ConfigureAwait(false);
+        }
+
+        var table = Parameters(("db", _options.Database), ("table", ClickHouseStatusOptions.Table));
+        var engine = (string?)await _client.ExecuteScalarAsync("SELECT engine_full FROM system.tables WHERE database = {db:String} AND name = {table:String}", table, null, cancellationToken).ConfigureAwait(false);
+        if (engine is null)
+        {
+            await _client.ExecuteNonQueryAsync(StatusRows.CreateTable(_options.QualifiedTable), new ClickHouseParameterCollection(), null, cancellationToken).ConfigureAwait(false);
+        }
+        else
+        {
+            // The seed's table (its columns only): ours are added; it keeps its engine.
+            foreach (var (column, type) in StatusRows.AddedColumns)
+            {
+                await _client.ExecuteNonQueryAsync($"ALTER TABLE {_options.QualifiedTable} ADD COLUMN IF NOT EXISTS {column} {type}", new ClickHouseParameterCollection(), null, cancellationToken).ConfigureAwait(false);
+            }
+
+            if (!engine.StartsWith("ReplacingMergeTree", StringComparison.Ordinal))
+            {
+                LogWrongEngine(_options.QualifiedTable, engine);
+            }
         }
 
         _schemaReady = true;
         LogSchemaReady(_options.QualifiedTable);
     }
 
-    private async Task<IReadOnlyList<FileStatusRecord>> ReadRecordsAsync(string sql, IEnumerable<(string Name, object Value)> parameters, CancellationToken cancellationToken)
+    private static ClickHouseParameterCollection Parameters(params (string Name, object Value)[] values)
     {
-        await EnsureSchemaAsync(cancellationToken).ConfigureAwait(false);
         var collection = new ClickHouseParameterCollection();
-        foreach (var (name, value) in parameters)
+        foreach (var (name, value) in values)
         {
             collection.Add(new ClickHouseDbParameter { ParameterName = name, Value = value });
         }
 
+        return collection;
+    }
+
+    private async Task<IReadOnlyList<FileStatusRecord>> ReadRecordsAsync(string sql, IEnumerable<(string Name, object Value)> parameters, CancellationToken cancellationToken)
+    {
+        var collection = Parameters([.. parameters]);
         await using var reader = await _client.ExecuteReaderAsync(sql, collection, null, cancellationToken).ConfigureAwait(false);
         var records = new List<FileStatusRecord>();
         while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
         {
-            records.Add(StatusRows.FromRecordJson(reader.GetString(0)));
+            var record = reader.IsDBNull(0) ? "" : reader.GetString(0);
+            if (record.Length > 0)
+            {
+                records.Add(StatusRows.FromRecordJson(record));
+                continue;
+            }
+
+            // A row the seed wrote (no record of ours): what its own columns say.
+            records.Add(new FileStatusRecord
+            {
+                Id = reader.GetString(1),
+                BucketName = reader.GetString(2),
+                FileName = reader.GetString(3),
+                Status = Enum.TryParse<FileStatus>(reader.IsDBNull(4) ? "" : reader.GetString(4), out var status) ? status : FileStatus.Queued,
+                OriginalFilename = reader.GetString(5),
+            });
         }
 
         return records;
@@ -260,8 +382,14 @@ public sealed partial class ClickHouseFileStatusStore : IFileStatusStore, ILifec
     [LoggerMessage(3, LogLevel.Information, "Status table {Table} ready")]
     private partial void LogSchemaReady(string table);
 
-    [LoggerMessage(5, LogLevel.Error, "Skipped a journal line that is not a status record: {Line}")]
-    private partial void LogSkippedLine(Exception exception, string line);
+    [LoggerMessage(5, LogLevel.Error, "Skipped a journal line of {Length} characters that is not a status record")]
+    private partial void LogSkippedLine(Exception exception, int length);
+
+    [LoggerMessage(6, LogLevel.Error, "ClickHouse keeps refusing status rows ({Reason}); set them aside in {Segment} so the rest go on")]
+    private partial void LogQuarantined(Exception exception, string segment, string reason);
+
+    [LoggerMessage(7, LogLevel.Error, "The existing table {Table} is {Engine}, not ReplacingMergeTree(version): reads may show a file's older states")]
+    private partial void LogWrongEngine(string table, string engine);
 
     [LoggerMessage(4, LogLevel.Warning, "Status rows not yet in ClickHouse stay in the journal at {Folder} and are sent at the next start")]
     private partial void LogLeftInJournal(string folder);

@@ -12,7 +12,7 @@ internal sealed class StatusJournal
     private const string Suffix = ".jsonl";
     private readonly string _folder;
     private readonly Lock _lock = new();
-    private StreamWriter? _open;
+    private FileStream? _open;
     private long _openSequence;
     private int _openLines;
 
@@ -26,13 +26,33 @@ internal sealed class StatusJournal
     /// <summary>Appends one line to the open segment.</summary>
     public void Append(string line)
     {
+        // One write of the whole line, no buffer in between: a failed write leaves at most one torn line at a file's
+        // end (which Read drops), never half a line in front of the next record.
+        var bytes = System.Text.Encoding.UTF8.GetBytes(line + "\n");
         lock (_lock)
         {
-            _open ??= new StreamWriter(new FileStream(PathOf(_openSequence), FileMode.Append, FileAccess.Write, FileShare.Read), new System.Text.UTF8Encoding(false));
-            _open.Write(line);
-            _open.Write('\n');
-            _open.Flush();
-            _openLines++;
+            try
+            {
+                _open ??= new FileStream(PathOf(_openSequence), FileMode.Append, FileAccess.Write, FileShare.Read, 1, FileOptions.None);
+                _open.Write(bytes);
+                _openLines++;
+            }
+            catch (IOException)
+            {
+                // Disk full or an I/O error: the next append starts a fresh segment.
+                try
+                {
+                    _open?.Dispose();
+                }
+                catch (IOException)
+                {
+                }
+
+                _open = null;
+                _openSequence++;
+                _openLines = 0;
+                throw;
+            }
         }
     }
 
@@ -58,7 +78,15 @@ internal sealed class StatusJournal
         {
             if (_open is not null && _openLines > 0)
             {
-                _open.Dispose();
+                try
+                {
+                    _open.Dispose();
+                }
+                catch (IOException)
+                {
+                    // Every line was written whole already; closing cannot lose one.
+                }
+
                 _open = null;
                 _openLines = 0;
                 _openSequence++;
@@ -74,6 +102,16 @@ internal sealed class StatusJournal
 
     /// <summary>Removes a segment ClickHouse now holds.</summary>
     public static void Acknowledge(string segment) => File.Delete(segment);
+
+    /// <summary>Sets aside a segment ClickHouse keeps refusing, so the rows behind it go on; returns where it went.</summary>
+    public string Quarantine(string segment)
+    {
+        var folder = Path.Combine(_folder, "quarantine");
+        Directory.CreateDirectory(folder);
+        var target = Path.Combine(folder, Path.GetFileName(segment));
+        File.Move(segment, target, overwrite: true);
+        return target;
+    }
 
     public void Close()
     {

@@ -38,7 +38,13 @@ public abstract partial class StreamingPayloadGrainBase(
             return;
         }
 
-        LogInvoking(message.WorkerRunMethod, item.ToString(), string.Join(", ", message.Arguments.Keys));
+        // Per payload: at Debug, and its arguments built only when that level is on (they cost as much as the
+        // provider's own work per record).
+        if (logger.IsEnabled(LogLevel.Debug))
+        {
+            LogInvoking(message.WorkerRunMethod, item.ToString(), string.Join(", ", message.Arguments.Keys));
+        }
+
         try
         {
             await handler.ProcessAsync(
@@ -55,7 +61,7 @@ public abstract partial class StreamingPayloadGrainBase(
         }
     }
 
-    [LoggerMessage(1, LogLevel.Information, "invoking {WorkerRunMethod} for {Record} with arguments [{Arguments}]")]
+    [LoggerMessage(1, LogLevel.Debug, "invoking {WorkerRunMethod} for {Record} with arguments [{Arguments}]")]
     private partial void LogInvoking(string workerRunMethod, string record, string arguments);
 }
 

@@ -48,10 +48,6 @@ public sealed partial class ClickHouseStatusOptions
     /// <summary>True when host and port are set: the ClickHouse store replaces the local status index.</summary>
     public bool Enabled => IsSet(Host) && Port is not null;
 
-    /// <summary>The driver's connection string.</summary>
-    public string ConnectionString =>
-        $"Host={Host.Trim()};Port={Port};Username={User};Password={Password};Protocol={(Secure ? "https" : "http")}";
-
     /// <summary>The driver's settings (credentials are not pasted into a connection string).</summary>
     public global::ClickHouse.Driver.ADO.ClickHouseClientSettings Settings() => new()
     {

@@ -74,7 +74,8 @@ public static class StatusRows
         """;
 
     /// <summary>One row for <paramref name="record"/>, in <see cref="Columns"/> order.</summary>
-    public static object?[] ToRow(FileStatusRecord record)
+    /// <param name="recordJson">The record's JSON when the caller has it already (a journal line).</param>
+    public static object?[] ToRow(FileStatusRecord record, string? recordJson = null)
     {
         ArgumentNullException.ThrowIfNull(record);
         var metadata = record.Metadata;
@@ -113,7 +114,7 @@ public static class StatusRows
             record.Status is FileStatus.Failed or FileStatus.Canceled ? record.Reason : null,
             (last?.At ?? record.UpdatedAt).UtcDateTime,
             Version(record),
-            JsonSerializer.Serialize(record, Json),
+            recordJson ?? ToJournalLine(record),
         ];
     }
 

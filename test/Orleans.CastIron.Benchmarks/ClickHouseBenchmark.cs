@@ -24,7 +24,7 @@ internal static class ClickHouseBenchmark
 
         // Raw: the same rows, already mapped, inserted directly in batches of 1,000 (the store's batch size).
         var rawOptions = Options(peer, "raw");
-        using (var client = new ClickHouseClient(rawOptions.ConnectionString))
+        using (var client = new ClickHouseClient(rawOptions.Settings()))
         {
             await client.ExecuteNonQueryAsync($"CREATE DATABASE IF NOT EXISTS {rawOptions.Database}", new(), null, CancellationToken.None);
             await client.ExecuteNonQueryAsync(StatusRows.CreateTable(rawOptions.QualifiedTable), new(), null, CancellationToken.None);

@@ -180,17 +180,7 @@ public sealed class ClickHouseStatusStoreTests(Orleans.CastIron.ClickHousePeer.C
         }
 
         var journal = Path.Combine(_journal, "restart");
-        var options = new ClickHouseStatusOptions
-        {
-            Host = _options.Host,
-            Port = _options.Port,
-            User = _options.User,
-            Password = _options.Password,
-            Database = _options.Database,
-            FlushInterval = _options.FlushInterval,
-            RetryMaxDelay = _options.RetryMaxDelay,
-            JournalPath = journal,
-        };
+        var options = WithJournal(journal);
         await Server.StopAsync();
         try
         {
@@ -218,7 +208,7 @@ public sealed class ClickHouseStatusStoreTests(Orleans.CastIron.ClickHousePeer.C
     public async Task TheSeedsOwnTable_GetsOurColumnsAdded_AndItsRowsStay()
     {
         // The seed's table as a deployment has it: its 25 columns only, with a row of its own.
-        using (var client = new ClickHouseClient(_options.ConnectionString))
+        using (var client = new ClickHouseClient(_options.Settings()))
         {
             await client.ExecuteNonQueryAsync($"CREATE DATABASE IF NOT EXISTS {_options.Database}", new ClickHouseParameterCollection(), null, CancellationToken.None);
             await client.ExecuteNonQueryAsync($"""
@@ -260,16 +250,7 @@ public sealed class ClickHouseStatusStoreTests(Orleans.CastIron.ClickHousePeer.C
             "garbage}",
             StatusRows.ToJournalLine(StatusRowsTests.Record("around2", FileStatus.Complete, at)),
         ]);
-        var options = new ClickHouseStatusOptions
-        {
-            Host = _options.Host,
-            Port = _options.Port,
-            User = _options.User,
-            Password = _options.Password,
-            Database = _options.Database,
-            FlushInterval = _options.FlushInterval,
-            JournalPath = journal,
-        };
+        var options = WithJournal(journal);
         await using var store = new ClickHouseFileStatusStore(options);
         await store.StartAsync();
         await DrainedAsync(store);
@@ -277,6 +258,19 @@ public sealed class ClickHouseStatusStoreTests(Orleans.CastIron.ClickHousePeer.C
         Assert.NotNull(await store.GetAsync("around1"));
         Assert.NotNull(await store.GetAsync("around2"));
     }
+
+    /// <summary>This test's settings for a second store with its own journal.</summary>
+    private ClickHouseStatusOptions WithJournal(string journal) => new()
+    {
+        Host = _options.Host,
+        Port = _options.Port,
+        User = _options.User,
+        Password = _options.Password,
+        Database = _options.Database,
+        FlushInterval = _options.FlushInterval,
+        RetryMaxDelay = _options.RetryMaxDelay,
+        JournalPath = journal,
+    };
 
     private static async Task DrainedAsync(ClickHouseFileStatusStore store)
     {
@@ -290,7 +284,7 @@ public sealed class ClickHouseStatusStoreTests(Orleans.CastIron.ClickHousePeer.C
 
     private async Task<T> ScalarAsync<T>(string sql, params (string Name, object Value)[] parameters)
     {
-        using var client = new ClickHouseClient(_options.ConnectionString);
+        using var client = new ClickHouseClient(_options.Settings());
         var collection = new ClickHouseParameterCollection();
         foreach (var (name, value) in parameters)
         {

@@ -283,7 +283,7 @@ public sealed partial class ClickHouseFileStatusStore : IFileStatusStore, ILifec
     {
         try
         {
-            return StatusRows.ToRow(StatusRows.FromRecordJson(line));
+            return StatusRows.ToRow(StatusRows.FromRecordJson(line), line);
         }
         catch (Exception ex) when (ex is not OutOfMemoryException)
         {

@@ -70,9 +70,8 @@ public sealed partial class S3EventSource(S3StorageOptions options, ILogger<S3Ev
                     LogDropped(ex, next.Key, attempt);
                     break;
                 }
-                catch (Exception ex) when (cancellationToken.IsCancellationRequested)
+                catch (Exception) when (cancellationToken.IsCancellationRequested)
                 {
-                    _ = ex;
                     _interrupted.Enqueue(next);
                     return;
                 }

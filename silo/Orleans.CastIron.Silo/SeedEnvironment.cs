@@ -23,6 +23,7 @@ public static class SeedEnvironment
         ["CONSUMER_GRP_ETL_SOURCE_FILE"] = "CastIron:Kafka:SourceFileGroup",
         ["KAFKA_PIZZA_TRACKER_TOPIC"] = "CastIron:Kafka:PizzaTrackerTopic",
         ["KAFKA_MAX_PARTITION_FETCH_BYTES"] = "CastIron:Kafka:MaxMessageBytes",
+        ["KAFKA_MAX_POLL_RECORDS"] = "CastIron:Kafka:MaxPollRecords",
         ["MINIO_HOST"] = "CastIron:S3:Host",
         ["MINIO_PORT"] = "CastIron:S3:Port",
         ["MINIO_ROOT_USER"] = "CastIron:S3:AccessKey",
@@ -36,6 +37,27 @@ public static class SeedEnvironment
         ["CLICKHOUSE_PASSWORD"] = "CastIron:ClickHouse:Password",
         ["CLICKHOUSE_DATABASE"] = "CastIron:ClickHouse:Database",
     };
+
+    /// <summary>The seed's variables that mean nothing here, and why (a warning at start when one is set).</summary>
+    public static readonly IReadOnlyDictionary<string, string> NotApplicable = new Dictionary<string, string>(StringComparer.OrdinalIgnoreCase)
+    {
+        ["KAFKA_MAX_POLL_INTERVAL_MS"] = "partitions are assigned, not balanced by a consumer group, so no poll deadline can take them away; a slow payload handler is bounded by CastIron:Kafka:HandlerTimeout instead",
+        ["KAFKA_ENABLE_AUTO_COMMIT"] = "offsets are committed only for records delivered or dead-lettered, never automatically (at-least-once, nothing skipped)",
+    };
+
+    /// <summary>A warning for each <see cref="NotApplicable"/> variable that is set.</summary>
+    public static IEnumerable<string> NotApplicableWarnings(IDictionary<string, string?>? environment = null)
+    {
+        var source = environment ?? Environment.GetEnvironmentVariables().Cast<System.Collections.DictionaryEntry>()
+            .ToDictionary(e => (string)e.Key, e => (string?)e.Value, StringComparer.OrdinalIgnoreCase);
+        foreach (var (variable, why) in NotApplicable)
+        {
+            if (source.TryGetValue(variable, out var value) && !string.IsNullOrWhiteSpace(value) && !string.Equals(value.Trim(), "UNSET", StringComparison.OrdinalIgnoreCase))
+            {
+                yield return $"{variable}={value} is ignored: {why}";
+            }
+        }
+    }
 
     /// <summary>Variables whose empty value is meaningful (an empty ARN turns registration off).</summary>
     private static readonly HashSet<string> EmptyAllowed = new(StringComparer.OrdinalIgnoreCase) { "MINIO_NOTIFICATION_ARN_ETL_SOURCE_FILE" };

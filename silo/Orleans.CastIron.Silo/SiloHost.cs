@@ -77,6 +77,14 @@ public static class SiloHost
         });
 
         var app = builder.Build();
+        var settingsLog = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("Orleans.CastIron.Silo.Settings");
+        foreach (var warning in SeedEnvironment.NotApplicableWarnings(environment))
+        {
+#pragma warning disable CA1848, CA2254 // Once per start; the text is the message.
+            settingsLog.LogWarning(warning);
+#pragma warning restore CA1848, CA2254
+        }
+
         app.UseJsonStatusCodes();
         app.MapOpenApi();
         app.MapOrleansDashboard(routePrefix: "/dashboard");

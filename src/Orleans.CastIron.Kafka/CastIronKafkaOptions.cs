@@ -35,6 +35,9 @@ public sealed class CastIronKafkaOptions
     /// <summary>Largest payload, in bytes (the seed's <c>kafka_max_partition_fetch_bytes</c>). Default 20 MiB.</summary>
     public int MaxMessageBytes { get; set; } = 20 * 1024 * 1024;
 
+    /// <summary><c>KAFKA_MAX_POLL_RECORDS</c>: most records read from a queue at a time. Default 1000.</summary>
+    public int MaxPollRecords { get; set; } = 1000;
+
     /// <summary>librdkafka settings for every client (security and the like).</summary>
     public Dictionary<string, string> ClientSettings { get; set; } = [];
 

@@ -15,12 +15,21 @@ public interface IKafkaDataAdapter
 
 /// <summary>
 /// Stream namespace = the topic's <see cref="KafkaTopicOptions.StreamNamespace"/>; stream key = the record key, else
-/// the JSON field <see cref="KafkaTopicOptions.KeyField"/>, else <c>partition-&lt;n&gt;</c> (keeping partition order).
+/// the JSON field <see cref="KafkaTopicOptions.KeyField"/>, else — records that ask for no order — one of
+/// <c>partition-&lt;n&gt;-&lt;i&gt;</c>, <c>i = offset mod unkeyedStreamsPerPartition</c>, so they are handled by
+/// several consumers at once (<c>partition-&lt;n&gt;</c> when that is 1, keeping partition order).
 /// </summary>
 public sealed class DefaultKafkaDataAdapter : IKafkaDataAdapter
 {
-    /// <summary>The shared instance.</summary>
-    public static readonly DefaultKafkaDataAdapter Instance = new();
+    private readonly int _unkeyedStreams;
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<(int Partition, int Index), string> _unkeyedKeys = new();
+
+    /// <param name="unkeyedStreamsPerPartition">Streams the records of one partition without a key are spread over.</param>
+    public DefaultKafkaDataAdapter(int unkeyedStreamsPerPartition = 1)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(unkeyedStreamsPerPartition, 1);
+        _unkeyedStreams = unkeyedStreamsPerPartition;
+    }
 
     public StreamId GetStreamId(KafkaTopicOptions topic, KafkaRecord record)
     {
@@ -29,7 +38,7 @@ public sealed class DefaultKafkaDataAdapter : IKafkaDataAdapter
         return StreamId.Create(topic.Namespace, StreamKey(topic, record));
     }
 
-    private static string StreamKey(KafkaTopicOptions topic, KafkaRecord record)
+    private string StreamKey(KafkaTopicOptions topic, KafkaRecord record)
     {
         if (record.Key is { Length: > 0 } key)
         {
@@ -55,6 +64,12 @@ public sealed class DefaultKafkaDataAdapter : IKafkaDataAdapter
             }
         }
 
-        return $"partition-{record.Partition}";
+        if (_unkeyedStreams == 1)
+        {
+            return _unkeyedKeys.GetOrAdd((record.Partition, 0), static k => $"partition-{k.Partition}");
+        }
+
+        // Cached: one string per stream rather than per record.
+        return _unkeyedKeys.GetOrAdd((record.Partition, (int)(record.Offset % _unkeyedStreams)), static k => $"partition-{k.Partition}-{k.Index}");
     }
 }

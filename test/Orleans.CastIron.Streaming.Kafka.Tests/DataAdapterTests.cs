@@ -18,7 +18,7 @@ public class DataAdapterTests
     [InlineData("", "{}", "partition-2")]
     public void DefaultAdapter_UsesKeyThenFieldThenPartition(string? key, string value, string expected)
     {
-        var id = DefaultKafkaDataAdapter.Instance.GetStreamId(Topic, Record(key, value));
+        var id = new DefaultKafkaDataAdapter().GetStreamId(Topic, Record(key, value));
 
         Assert.Equal(StreamId.Create("ns", expected), id);
     }
@@ -28,6 +28,17 @@ public class DataAdapterTests
     {
         var topic = new KafkaTopicOptions { Name = "t", GroupId = "g" };
 
-        Assert.Equal("t", DefaultKafkaDataAdapter.Instance.GetStreamId(topic, Record("k", "{}")).GetNamespace());
+        Assert.Equal("t", new DefaultKafkaDataAdapter().GetStreamId(topic, Record("k", "{}")).GetNamespace());
+    }
+
+    [Fact]
+    public void RecordsWithoutAKey_AreSpreadByOffset_KeyedOnesAreNot()
+    {
+        var adapter = new DefaultKafkaDataAdapter(unkeyedStreamsPerPartition: 3);
+        KafkaRecord At(long offset, string? key) => new() { Topic = "t", Partition = 5, Offset = offset, Key = key, Value = "{}"u8.ToArray() };
+        var topic = new KafkaTopicOptions { Name = "t", GroupId = "g" };
+
+        Assert.Equal(["partition-5-0", "partition-5-1", "partition-5-2", "partition-5-0"], Enumerable.Range(0, 4).Select(o => adapter.GetStreamId(topic, At(o, null)).GetKeyAsString()));
+        Assert.Single(Enumerable.Range(0, 4).Select(o => adapter.GetStreamId(topic, At(o, "k")).GetKeyAsString()).Distinct());
     }
 }

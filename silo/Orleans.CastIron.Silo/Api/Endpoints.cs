@@ -24,10 +24,10 @@ public static class Endpoints
             Results.Ok(new { message = await service.GetStatusAsync(ct) }));
 
         // The seed's routes are GETs although they change state; they keep working, behind the API key.
-        guarded.MapGet("/manager/start-consumers", (CastIronService service) => service.ResumeIntake()
+        guarded.MapGet("/manager/start-consumers", async (CastIronService service) => await service.ResumeIntakeAsync()
             ? Results.Ok("Successfully started all workers!")
             : Results.Conflict(new { message = "All Consumers already running" }));
-        guarded.MapGet("/manager/stop-consumers", (CastIronService service) => service.PauseIntake()
+        guarded.MapGet("/manager/stop-consumers", async (CastIronService service) => await service.PauseIntakeAsync()
             ? Results.Ok("Successfully Stopped all workers!")
             : Results.Conflict(new { message = "Consumers are already stopped" }));
         guarded.MapGet("/manager/cancel-record/{filename}", async (string filename, CastIronService service, CancellationToken ct) =>

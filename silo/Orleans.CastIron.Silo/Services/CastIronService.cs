@@ -6,6 +6,7 @@ using Orleans.CastIron.Grains;
 using Orleans.CastIron.Grains.Services;
 using Orleans.CastIron.Storage;
 using Orleans.Runtime;
+using Orleans.CastIron.Streaming.Kafka;
 using Orleans.CastIron.Streaming.Kafka.Providers;
 using Microsoft.Extensions.DependencyInjection;
 
@@ -71,23 +72,37 @@ public sealed class CastIronService(
 
     public IReadOnlyList<Jobs.JobEvent> GetJobEvents(string jobId) => jobEvents.Events(jobId);
 
-    /// <summary>Kafka intake of this silo, when a broker is configured.</summary>
-    private KafkaStreamControl? Kafka => services.GetService<KafkaStreamControl>();
+    /// <summary>The Kafka stream provider, when a broker is configured.</summary>
+    private bool KafkaEnabled => services.GetKeyedService<KafkaStreamControl>(Kafka.CastIronKafkaOptions.StreamProvider) is not null;
+
+    private IManagementGrain Management => grains.GetGrain<IManagementGrain>(0);
 
     public bool IntakePaused => intake.IsPaused;
 
-    /// <summary>Stops taking bucket events and Kafka records; false when already stopped.</summary>
-    public bool PauseIntake()
+    /// <summary>Stops taking bucket events here and Kafka records on every silo; false when already stopped.</summary>
+    public async Task<bool> PauseIntakeAsync()
     {
-        var kafka = Kafka?.Pause() ?? false;
-        return intake.Pause() | kafka;
+        var changed = intake.Pause();
+        if (KafkaEnabled && !await Management.AgentsStoppedAsync(Kafka.CastIronKafkaOptions.StreamProvider))
+        {
+            await Management.StopAgentsAsync(Kafka.CastIronKafkaOptions.StreamProvider);
+            changed = true;
+        }
+
+        return changed;
     }
 
-    /// <summary>Takes bucket events and Kafka records again; false when not stopped.</summary>
-    public bool ResumeIntake()
+    /// <summary>Takes bucket events here and Kafka records on every silo again; false when not stopped.</summary>
+    public async Task<bool> ResumeIntakeAsync()
     {
-        var kafka = Kafka?.Resume() ?? false;
-        return intake.Resume() | kafka;
+        var changed = intake.Resume();
+        if (KafkaEnabled && await Management.AgentsStoppedAsync(Kafka.CastIronKafkaOptions.StreamProvider))
+        {
+            await Management.StartAgentsAsync(Kafka.CastIronKafkaOptions.StreamProvider);
+            changed = true;
+        }
+
+        return changed;
     }
 
     public async Task<object> GetStatusAsync(CancellationToken cancellationToken)
@@ -114,23 +129,34 @@ public sealed class CastIronService(
             Intake = intake.IsPaused ? "paused" : "running",
             Bucket = options.Value.Bucket,
             Processors = configs.Select(c => new { c.ConfigKey, c.Registered, c.Note, Errors = c.Errors.Length }),
-            Kafka = Kafka is { } kafka
-                ? new
-                {
-                    Paused = kafka.Paused,
-                    Partitions = kafka.Partitions.Where(p => p.Active).Select(p => new
-                    {
-                        p.Topic,
-                        p.Partition,
-                        LastRead = p.LastRead,
-                        Committed = p.DeliveredUpTo,
-                        HighWatermark = p.HighWatermark,
-                        Lag = p.HighWatermark is { } high ? Math.Max(0, high - Math.Max(p.DeliveredUpTo, 0)) : (long?)null,
-                    }),
-                }
-                : null,
+            Kafka = KafkaEnabled ? await KafkaStatusAsync() : null,
             Jobs = jobs,
             StatusStore = statusStoreProblem ?? "ok",
+        };
+    }
+
+    /// <summary>Every silo's Kafka queues and partitions: positions, lag, and records holding a partition.</summary>
+    private async Task<object> KafkaStatusAsync()
+    {
+        var provider = Kafka.CastIronKafkaOptions.StreamProvider;
+        var queues = await Management.QueuesAsync(provider);
+        return new
+        {
+            Paused = await Management.AgentsStoppedAsync(provider),
+            Queues = queues.Select(q => new { q.Queue, q.Silo, q.State, q.BufferedBytes }),
+            Partitions = queues.SelectMany(q => q.Partitions.Select(p => new
+            {
+                p.Topic,
+                p.Partition,
+                q.Queue,
+                q.Silo,
+                p.LastRead,
+                p.Committed,
+                p.DeliveredUpTo,
+                p.HighWatermark,
+                p.Lag,
+                p.Held,
+            })).OrderBy(p => p.Topic, StringComparer.Ordinal).ThenBy(p => p.Partition),
         };
     }
 

@@ -18,7 +18,8 @@ public static class CastIronKafkaSiloBuilderExtensions
     /// before <c>AddCastIron</c>, whose embedded sink only stands in when none is registered. Without a broker it
     /// does nothing.
     /// </summary>
-    public static ISiloBuilder AddCastIronKafka(this ISiloBuilder builder, IConfiguration? configuration = null, Action<CastIronKafkaOptions>? configure = null)
+    /// <param name="configureStreams">Further settings of the stream provider (its buffer, queues, timings), applied last.</param>
+    public static ISiloBuilder AddCastIronKafka(this ISiloBuilder builder, IConfiguration? configuration = null, Action<CastIronKafkaOptions>? configure = null, Action<KafkaStreamOptions>? configureStreams = null)
     {
         ArgumentNullException.ThrowIfNull(builder);
         var options = new CastIronKafkaOptions();
@@ -29,7 +30,6 @@ public static class CastIronKafkaSiloBuilderExtensions
             return builder;
         }
 
-        builder.Services.AddSingleton(sp => sp.GetRequiredKeyedService<Orleans.CastIron.Streaming.Kafka.Providers.KafkaStreamControl>(CastIronKafkaOptions.StreamProvider));
         builder.Services.AddOptions<CastIronKafkaOptions>().Configure(o =>
         {
             configuration?.Bind(o);
@@ -43,6 +43,7 @@ public static class CastIronKafkaSiloBuilderExtensions
         {
             o.BootstrapServers = options.Broker;
             o.MaxMessageBytes = options.MaxMessageBytes;
+            o.BatchSize = options.MaxPollRecords;
             foreach (var (key, value) in options.ClientSettings)
             {
                 o.ClientSettings[key] = value;
@@ -55,6 +56,8 @@ public static class CastIronKafkaSiloBuilderExtensions
                 // MinIO keys each record by "bucket/key": one stream, hence one ordered consumer, per object.
                 o.Topics.Add(new KafkaTopicOptions { Name = options.SourceFileTopic, GroupId = options.SourceFileGroup, StreamNamespace = BucketNotificationGrain.Namespace, KeyField = "Key" });
             }
+
+            configureStreams?.Invoke(o);
         });
     }
 }

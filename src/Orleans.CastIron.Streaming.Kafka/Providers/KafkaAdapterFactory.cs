@@ -1,7 +1,7 @@
-using Confluent.Kafka;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Orleans.Configuration;
+using Orleans.Providers;
 using Orleans.Providers.Streams.Common;
 using Orleans.Runtime;
 using Orleans.Streams;
@@ -9,22 +9,64 @@ using Orleans.Streams;
 namespace Orleans.CastIron.Streaming.Kafka.Providers;
 
 /// <summary>
-/// Builds the Kafka adapter: one Orleans queue per topic-partition (partition count read from the cluster at start;
-/// keep it stable), a simple cache (it honours backpressure by reading no more while a consumer lags), and a
-/// failure handler that dead-letters records whose delivery finally failed.
+/// Builds the Kafka adapter: <see cref="KafkaStreamOptions.QueuesPerTopic"/> Orleans queues per topic (a set fixed by
+/// configuration, so every silo builds the same ring whatever it knows of the topics; partitions are spread over
+/// the queues and join them as they appear), a cache per queue, and a failure handler that dead-letters records whose
+/// delivery finally failed. Answers the provider's control command <see cref="KafkaStreamCommands.Status"/>.
 /// </summary>
-public sealed partial class KafkaAdapterFactory(
-    string name,
-    KafkaStreamOptions options,
-    KafkaStreamControl control,
-    KafkaDeadLetters deadLetters,
-    IKafkaDataAdapter dataAdapter,
-    ILoggerFactory loggerFactory) : IQueueAdapterFactory, IQueueAdapter
+public sealed partial class KafkaAdapterFactory : IQueueAdapterFactory, IQueueAdapter, IControllable
 {
-    private readonly ILogger _logger = loggerFactory.CreateLogger<KafkaAdapterFactory>();
-    private readonly Dictionary<string, (KafkaTopicOptions Topic, int Partition, KafkaPartitionControl Control)> _partitions = new(StringComparer.Ordinal);
-    private HashRingBasedPartitionedStreamQueueMapper? _mapper;
+    private readonly string _name;
+    private readonly KafkaStreamOptions _options;
+    private readonly KafkaStreamControl _control;
+    private readonly KafkaDeadLetters _deadLetters;
+    private readonly KafkaTopology _topology;
+    private readonly IKafkaDataAdapter _dataAdapter;
+    private readonly IGrainFactory _grains;
+    private readonly ILocalSiloDetails _silo;
+    private readonly TimeProvider _time;
+    private readonly ILoggerFactory _loggerFactory;
+    private readonly SimpleQueueCacheOptions _cacheOptions;
+    private readonly Dictionary<string, (KafkaTopicOptions Topic, int Index)> _queues = new(StringComparer.Ordinal);
+    private readonly HashRingBasedPartitionedStreamQueueMapper _mapper;
+    private readonly Dictionary<QueueId, KafkaQueueAdapterReceiver> _receivers = [];
     private SimpleQueueAdapterCache? _cache;
+
+    public KafkaAdapterFactory(
+        string name,
+        KafkaStreamOptions options,
+        SimpleQueueCacheOptions cacheOptions,
+        KafkaStreamControl control,
+        KafkaDeadLetters deadLetters,
+        KafkaTopology topology,
+        IKafkaDataAdapter dataAdapter,
+        IGrainFactory grains,
+        ILocalSiloDetails silo,
+        TimeProvider time,
+        ILoggerFactory loggerFactory)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        _name = name;
+        _options = options;
+        _cacheOptions = cacheOptions;
+        _control = control;
+        _deadLetters = deadLetters;
+        _topology = topology;
+        _dataAdapter = dataAdapter;
+        _grains = grains;
+        _silo = silo;
+        _time = time;
+        _loggerFactory = loggerFactory;
+        foreach (var topic in options.Topics)
+        {
+            for (var index = 0; index < options.QueuesPerTopic; index++)
+            {
+                _queues[$"{topic.Name}#{index}"] = (topic, index);
+            }
+        }
+
+        _mapper = new HashRingBasedPartitionedStreamQueueMapper([.. _queues.Keys], name);
+    }
 
     public static KafkaAdapterFactory Create(IServiceProvider services, string name)
     {
@@ -33,113 +75,95 @@ public sealed partial class KafkaAdapterFactory(
             services,
             name,
             options,
+            services.GetOptionsByName<SimpleQueueCacheOptions>(name),
             services.GetRequiredKeyedService<KafkaStreamControl>(name),
             services.GetRequiredKeyedService<KafkaDeadLetters>(name),
-            services.GetKeyedService<IKafkaDataAdapter>(name) ?? DefaultKafkaDataAdapter.Instance);
+            services.GetRequiredKeyedService<KafkaTopology>(name),
+            services.GetKeyedService<IKafkaDataAdapter>(name) ?? new DefaultKafkaDataAdapter(options.UnkeyedStreamsPerPartition),
+            services.GetService<TimeProvider>() ?? TimeProvider.System);
     }
 
-    public string Name => name;
+    public string Name => _name;
 
     public bool IsRewindable => false;
 
     public StreamProviderDirection Direction => StreamProviderDirection.ReadOnly;
 
-    public Task<IQueueAdapter> CreateAdapter()
+    public async Task<IQueueAdapter> CreateAdapter()
     {
-        EnsurePartitions();
-        return Task.FromResult<IQueueAdapter>(this);
+        // The topics' partitions, read once before the agents start (with retries in the background after that).
+        await _topology.StartAsync().ConfigureAwait(false);
+        return this;
     }
 
     public IQueueAdapterCache GetQueueAdapterCache() =>
-        _cache ??= new SimpleQueueAdapterCache(new SimpleQueueCacheOptions(), name, loggerFactory);
+        _cache ??= new SimpleQueueAdapterCache(_cacheOptions, _name, _loggerFactory);
 
-    public IStreamQueueMapper GetStreamQueueMapper()
-    {
-        EnsurePartitions();
-        return _mapper!;
-    }
+    public IStreamQueueMapper GetStreamQueueMapper() => _mapper;
 
-    public Task<IStreamFailureHandler> GetDeliveryFailureHandler(QueueId queueId)
-    {
-        EnsurePartitions();
-        var (_, _, partitionControl) = _partitions[_mapper!.QueueToPartition(queueId)];
-        return Task.FromResult<IStreamFailureHandler>(new DeadLetterFailureHandler(partitionControl, deadLetters, _logger));
-    }
+    public Task<IStreamFailureHandler> GetDeliveryFailureHandler(QueueId queueId) =>
+        Task.FromResult<IStreamFailureHandler>(new DeadLetterFailureHandler(this, queueId));
 
     public IQueueAdapterReceiver CreateReceiver(QueueId queueId)
     {
-        EnsurePartitions();
-        var (topic, partition, partitionControl) = _partitions[_mapper!.QueueToPartition(queueId)];
-        return new KafkaQueueAdapterReceiver(name, options, topic, partition, partitionControl, dataAdapter, loggerFactory.CreateLogger<KafkaQueueAdapterReceiver>());
+        var (topic, index) = _queues[_mapper.QueueToPartition(queueId)];
+        var fence = new GrainQueueFence(_grains, $"{_name}/{topic.Name}/{index}", _silo.SiloAddress, _options.OwnershipLease);
+        var receiver = new KafkaQueueAdapterReceiver(
+            _name, _options, topic, index, _control, _topology, fence, _deadLetters, _dataAdapter, consumerFactory: null, _time,
+            _loggerFactory.CreateLogger<KafkaQueueAdapterReceiver>());
+        lock (_receivers)
+        {
+            _receivers[queueId] = receiver;
+        }
+
+        return receiver;
     }
 
     public Task QueueMessageBatchAsync<T>(StreamId streamId, IEnumerable<T> events, StreamSequenceToken? token, Dictionary<string, object>? requestContext) =>
-        throw new NotSupportedException($"Kafka stream provider '{name}' only reads: produce to Kafka with a Kafka client");
+        throw new NotSupportedException($"Kafka stream provider '{_name}' only reads: produce to Kafka with a Kafka client");
 
-    private void EnsurePartitions()
+    public Task<object?> ExecuteCommand(int command, object? arg) => command switch
     {
-        if (_mapper is not null)
+        KafkaStreamCommands.Status => Task.FromResult<object?>(_control.Queues().Select(q => q with { Silo = _silo.SiloAddress.ToString() }).ToList()),
+        _ => throw new NotSupportedException($"Kafka stream provider '{_name}' has no command {command}"),
+    };
+
+    private KafkaQueueAdapterReceiver? Receiver(QueueId queueId)
+    {
+        lock (_receivers)
         {
-            return;
-        }
-
-        lock (_partitions)
-        {
-            if (_mapper is not null)
-            {
-                return;
-            }
-
-            using var admin = new AdminClientBuilder(new AdminClientConfig(new Dictionary<string, string>(options.ClientSettings)) { BootstrapServers = options.BootstrapServers }).Build();
-            foreach (var topic in options.Topics)
-            {
-                int count;
-                try
-                {
-                    var metadata = admin.GetMetadata(topic.Name, options.MetadataTimeout);
-                    var topicMetadata = metadata.Topics.FirstOrDefault(t => t.Topic == topic.Name);
-                    count = topicMetadata is { Error.IsError: false, Partitions.Count: > 0 } ? topicMetadata.Partitions.Count : options.DefaultPartitionCount;
-                }
-                catch (KafkaException ex)
-                {
-                    LogMetadataFailed(ex, topic.Name, options.DefaultPartitionCount);
-                    count = options.DefaultPartitionCount;
-                }
-
-                for (var p = 0; p < count; p++)
-                {
-                    _partitions[$"{topic.Name}:{p}"] = (topic, p, control.Add(topic.Name, p));
-                }
-            }
-
-            _mapper = new HashRingBasedPartitionedStreamQueueMapper([.. _partitions.Keys], name);
+            return _receivers.GetValueOrDefault(queueId);
         }
     }
-
-    [LoggerMessage(1, LogLevel.Warning, "No metadata for topic '{Topic}'; assuming {Partitions} partitions (the topic is created on first use)")]
-    private partial void LogMetadataFailed(Exception exception, string topic, int partitions);
 
     /// <summary>Dead-letters a record whose delivery failed for good; implicit subscriptions are never faulted.</summary>
-    private sealed class DeadLetterFailureHandler(KafkaPartitionControl partition, KafkaDeadLetters deadLetters, ILogger logger) : IStreamFailureHandler
+    private sealed partial class DeadLetterFailureHandler(KafkaAdapterFactory factory, QueueId queueId) : IStreamFailureHandler
     {
+        private readonly ILogger _logger = factory._loggerFactory.CreateLogger<KafkaAdapterFactory>();
+
         public bool ShouldFaultSubsriptionOnError => false;
 
-        public async Task OnDeliveryFailure(GuidId subscriptionId, string streamProviderName, StreamId streamId, StreamSequenceToken? sequenceToken)
+        public Task OnDeliveryFailure(GuidId subscriptionId, string streamProviderName, StreamId streamId, StreamSequenceToken? sequenceToken) =>
+            factory.Receiver(queueId)?.DeadLetterAsync(sequenceToken, $"delivery to the consumer of stream {streamId} failed") ?? Task.CompletedTask;
+
+        /// <summary>
+        /// A failed handshake is about the consumer, not a record: the agent still delivers the stream's records (each
+        /// dead-lettered if its own delivery fails), so this only logs.
+        /// </summary>
+        public Task OnSubscriptionFailure(GuidId subscriptionId, string streamProviderName, StreamId streamId, StreamSequenceToken? sequenceToken)
         {
-            if (sequenceToken is not null && partition.InFlight(sequenceToken.SequenceNumber) is { } record)
-            {
-                await deadLetters.SendAsync(record, $"delivery to the consumer of stream {streamId} failed").ConfigureAwait(false);
-            }
-            else
-            {
-                LogUnknownRecord(logger, streamId.ToString(), sequenceToken?.SequenceNumber ?? -1);
-            }
+            LogSubscriptionFailed(_logger, streamId.ToString(), factory._name);
+            return Task.CompletedTask;
         }
 
-        public Task OnSubscriptionFailure(GuidId subscriptionId, string streamProviderName, StreamId streamId, StreamSequenceToken? sequenceToken) =>
-            OnDeliveryFailure(subscriptionId, streamProviderName, streamId, sequenceToken);
+        [LoggerMessage(1, LogLevel.Warning, "Subscribing the consumer of stream {StreamId} (Kafka stream provider '{Provider}') failed; its records are still delivered")]
+        private static partial void LogSubscriptionFailed(ILogger logger, string streamId, string provider);
     }
+}
 
-    [LoggerMessage(2, LogLevel.Error, "Delivery failed on stream {StreamId} at offset {Offset}, and the record is no longer held; it was not dead-lettered")]
-    private static partial void LogUnknownRecord(ILogger logger, string streamId, long offset);
+/// <summary>Control commands of the Kafka stream provider (beside Orleans' own <c>StartAgents</c> / <c>StopAgents</c>).</summary>
+public static class KafkaStreamCommands
+{
+    /// <summary>The status of the queues read on a silo: a list of <see cref="KafkaQueueStatus"/>.</summary>
+    public const int Status = (int)PersistentStreamProviderCommand.AdapterFactoryCommandStartRange + 1;
 }

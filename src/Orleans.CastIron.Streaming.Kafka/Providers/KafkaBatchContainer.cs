@@ -4,15 +4,18 @@ using Orleans.Streams;
 
 namespace Orleans.CastIron.Streaming.Kafka.Providers;
 
-/// <summary>One Kafka record on its way to a consumer grain (sent in a grain call, hence serializable).</summary>
+/// <summary>
+/// One Kafka record on its way to a consumer grain (sent in a grain call, hence serializable). Its token is the
+/// receiver's read sequence, not the offset: a queue reads several partitions, and the cache needs one order.
+/// </summary>
 [GenerateSerializer, Alias("castiron.KafkaBatchContainer")]
-public sealed class KafkaBatchContainer(StreamId streamId, KafkaRecord record) : IBatchContainer
+public sealed class KafkaBatchContainer(StreamId streamId, KafkaRecord record, long sequence) : IBatchContainer
 {
     [Id(0)] public StreamId StreamId { get; } = streamId;
 
     [Id(1)] public KafkaRecord Record { get; } = record;
 
-    [Id(2)] public EventSequenceTokenV2 Token { get; } = new(record.Offset);
+    [Id(2)] public EventSequenceTokenV2 Token { get; } = new(sequence);
 
     public StreamSequenceToken SequenceToken => Token;
 

@@ -9,15 +9,20 @@ namespace Orleans.CastIron.Streaming.Kafka.Providers;
 /// headers (<c>castiron-error</c>, <c>castiron-origin-topic</c>, <c>castiron-origin-partition</c>,
 /// <c>castiron-origin-offset</c>), so a poison record never stalls its partition and is never silently lost.
 /// </summary>
-public sealed partial class KafkaDeadLetters(KafkaStreamOptions options, ILogger<KafkaDeadLetters> logger) : IDisposable
+public sealed partial class KafkaDeadLetters(
+    KafkaStreamOptions options,
+    ILogger<KafkaDeadLetters> logger,
+    Func<ProducerConfig, IProducer<byte[]?, byte[]>>? producerFactory = null) : IDisposable
 {
     private readonly Lazy<IProducer<byte[]?, byte[]>> _producer = new(() =>
-        new ProducerBuilder<byte[]?, byte[]>(new ProducerConfig(new Dictionary<string, string>(options.ClientSettings))
+        (producerFactory ?? (config => new ProducerBuilder<byte[]?, byte[]>(config).Build()))(new ProducerConfig(new Dictionary<string, string>(options.ClientSettings))
         {
             BootstrapServers = options.BootstrapServers,
             EnableIdempotence = false,
+            // A failure has to surface while the agent waits (librdkafka's default is 5 minutes).
+            MessageTimeoutMs = (int)Math.Min(int.MaxValue, options.DeadLetterTimeout.TotalMilliseconds),
             MessageMaxBytes = Math.Max(options.MaxMessageBytes + 64 * 1024, 1_000_000),
-        }).Build());
+        }));
 
     /// <summary>Dead-letters <paramref name="record"/> and waits until the broker has it.</summary>
     public async Task SendAsync(KafkaRecord record, string reason, CancellationToken cancellationToken = default)

@@ -135,28 +135,38 @@ public sealed class CastIronService(
         };
     }
 
-    /// <summary>Every silo's Kafka queues and partitions: positions, lag, and records holding a partition.</summary>
+    /// <summary>
+    /// Every Kafka partition: committed and end offsets from Kafka, and, where a queue reads it, the silo, the last
+    /// offset read, the delivered position and a record holding it.
+    /// </summary>
     private async Task<object> KafkaStatusAsync()
     {
         var provider = Kafka.CastIronKafkaOptions.StreamProvider;
         var queues = await Management.QueuesAsync(provider);
+        var reading = queues.SelectMany(q => q.Partitions.Select(p => (Queue: q, Partition: p))).ToDictionary(r => (r.Partition.Topic, r.Partition.Partition));
+        var committed = await services.GetRequiredKeyedService<KafkaTopology>(provider).CommittedPositionsAsync();
         return new
         {
             Paused = await Management.AgentsStoppedAsync(provider),
             Queues = queues.Select(q => new { q.Queue, q.Silo, q.State, q.BufferedBytes }),
-            Partitions = queues.SelectMany(q => q.Partitions.Select(p => new
+            Partitions = committed.Select(position =>
             {
-                p.Topic,
-                p.Partition,
-                q.Queue,
-                q.Silo,
-                p.LastRead,
-                p.Committed,
-                p.DeliveredUpTo,
-                p.HighWatermark,
-                p.Lag,
-                p.Held,
-            })).OrderBy(p => p.Topic, StringComparer.Ordinal).ThenBy(p => p.Partition),
+                var read = reading.GetValueOrDefault((position.Topic, position.Partition));
+                var p = read.Partition is { } live ? live with { Committed = Math.Max(live.Committed, position.Committed), HighWatermark = live.HighWatermark ?? position.HighWatermark } : position;
+                return new
+                {
+                    p.Topic,
+                    p.Partition,
+                    read.Queue?.Queue,
+                    read.Queue?.Silo,
+                    LastRead = read.Partition is null ? (long?)null : p.LastRead,
+                    p.Committed,
+                    DeliveredUpTo = read.Partition is null ? (long?)null : p.DeliveredUpTo,
+                    p.HighWatermark,
+                    p.Lag,
+                    p.Held,
+                };
+            }).OrderBy(p => p.Topic, StringComparer.Ordinal).ThenBy(p => p.Partition),
         };
     }
 

@@ -110,6 +110,38 @@ public sealed partial class KafkaTopology : IDisposable
         return true;
     }
 
+    /// <summary>
+    /// Every known partition's committed offset (its topic's group) and end offset, read from Kafka itself: what the
+    /// status shows for partitions no queue reads at the moment (stopped agents, a queue between owners).
+    /// </summary>
+    public Task<IReadOnlyList<KafkaPartitionStatus>> CommittedPositionsAsync() => Task.Run<IReadOnlyList<KafkaPartitionStatus>>(() =>
+    {
+        var positions = new List<KafkaPartitionStatus>();
+        foreach (var topic in _options.Topics)
+        {
+            var partitions = Enumerable.Range(0, PartitionCount(topic.Name)).Select(p => new TopicPartition(topic.Name, p)).ToList();
+            if (partitions.Count == 0)
+            {
+                continue;
+            }
+
+            using var consumer = new ConsumerBuilder<Ignore, Ignore>(new ConsumerConfig(new Dictionary<string, string>(_options.ClientSettings))
+            {
+                BootstrapServers = _options.BootstrapServers,
+                GroupId = topic.GroupId,
+                EnableAutoCommit = false,
+            }).Build();
+            foreach (var committed in consumer.Committed(partitions, _options.MetadataTimeout))
+            {
+                var high = consumer.QueryWatermarkOffsets(committed.TopicPartition, _options.MetadataTimeout).High;
+                positions.Add(new KafkaPartitionStatus(
+                    topic.Name, committed.Partition.Value, -1, Math.Max(committed.Offset.Value, -1), -1, high == Offset.Unset ? null : high.Value, null));
+            }
+        }
+
+        return positions;
+    });
+
     private async Task WatchAsync(TaskCompletionSource firstRead)
     {
         using var admin = _adminFactory();

@@ -27,7 +27,8 @@ public static class KafkaStreamClusterControl
     {
         ArgumentNullException.ThrowIfNull(management);
         var states = await management.SendControlCommandToProvider<PersistentStreamProvider>(provider, (int)PersistentStreamProviderCommand.GetAgentsState).ConfigureAwait(false);
-        return states.Length > 0 && states.All(s => s is Orleans.Configuration.StreamLifecycleOptions.RunState.AgentsStopped);
+        // The state crosses silos as a boxed enum or, depending on the path, its number.
+        return states.Length > 0 && states.All(s => s is not null && Convert.ToInt32(s, System.Globalization.CultureInfo.InvariantCulture) == (int)Orleans.Configuration.StreamLifecycleOptions.RunState.AgentsStopped);
     }
 
     /// <summary>Every queue read anywhere in the cluster, with the silo reading it.</summary>

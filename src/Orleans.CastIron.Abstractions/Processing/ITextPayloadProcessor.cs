@@ -11,7 +11,10 @@ namespace Orleans.CastIron.Processing;
 /// </summary>
 public interface ITextPayloadProcessor
 {
-    /// <summary>Handles one payload.</summary>
+    /// <summary>
+    /// Handles one payload. <paramref name="cancellationToken"/> is cancelled at the consumer's deadline
+    /// (<c>CastIron:Kafka:HandlerTimeout</c>): the payload is then dead-lettered as timed out and not waited for.
+    /// </summary>
     Task ProcessAsync(TextPayload payload, CancellationToken cancellationToken);
 }
 

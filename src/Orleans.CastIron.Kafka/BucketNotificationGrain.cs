@@ -1,7 +1,7 @@
 using Orleans.CastIron.Events;
 using Orleans.CastIron.Grains.Services;
 using Orleans.CastIron.Streaming.Kafka;
-using Orleans.Streams;
+using Orleans.Placement;
 
 namespace Orleans.CastIron.Kafka;
 
@@ -11,25 +11,28 @@ public interface IBucketNotificationGrain : IGrainWithStringKey;
 /// <summary>
 /// Reads MinIO's notifications from <c>castiron_etl_source_file</c> (record key <c>bucket/key</c>, so one activation and
 /// one ordered stream per object) and hands each event to the same routing as the folder watcher: <c>.toml</c> keys to
-/// the registry, data keys to their FileJob. A notification that cannot be read is dead-lettered.
+/// the registry, data keys to their FileJob. A notification that cannot be read, or whose intake is still running at
+/// the deadline, is dead-lettered. Placed on the silo whose pulling agent read the record.
 /// </summary>
 [ImplicitStreamSubscription(Namespace)]
+[PreferLocalPlacement]
 public sealed class BucketNotificationGrain(IntakeService intake, IServiceProvider services)
     : KafkaConsumerGrain(services), IBucketNotificationGrain
 {
     /// <summary>Stream namespace of bucket notifications.</summary>
     public const string Namespace = "castiron-bucket-events";
 
-    public override async Task OnNextAsync(KafkaRecord item, StreamSequenceToken? token = null)
+    protected override async Task<KafkaRecordOutcome> HandleAsync(KafkaRecord record, CancellationToken cancellationToken)
     {
-        ArgumentNullException.ThrowIfNull(item);
-        if (!BucketEventParser.TryParse(item.Value, out var bucketEvent, out var error))
+        ArgumentNullException.ThrowIfNull(record);
+        if (!BucketEventParser.TryParse(record.Value, out var bucketEvent, out var error))
         {
-            await DeadLetterAsync(item, $"unreadable bucket notification ({error!.Code}): {error.Message}");
-            return;
+            return KafkaRecordOutcome.DeadLetter($"unreadable bucket notification ({error!.Code}): {error.Message}");
         }
 
-        // Failures propagate: the provider retries delivery, then dead-letters the record.
-        await intake.RouteAsync(bucketEvent!, CancellationToken.None);
+        // Other failures propagate: the provider delivers the record again (the retry), then dead-letters it.
+        CurrentWork = $"intake of '{bucketEvent!.ObjectId}'";
+        await intake.RouteAsync(bucketEvent, cancellationToken);
+        return KafkaRecordOutcome.Handled;
     }
 }

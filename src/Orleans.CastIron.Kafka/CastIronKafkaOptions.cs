@@ -38,6 +38,14 @@ public sealed class CastIronKafkaOptions
     /// <summary><c>KAFKA_MAX_POLL_RECORDS</c>: most records read from a queue at a time. Default 1000.</summary>
     public int MaxPollRecords { get; set; } = 1000;
 
+    /// <summary>
+    /// How long a consumer waits for a record's handler (payload handler, bucket-notification intake). At the
+    /// deadline the handler's token is cancelled, the record is dead-lettered as timed out and consumption goes on.
+    /// Must be shorter than Orleans' response timeout (<c>SiloMessagingOptions.ResponseTimeout</c>, 30 s by default),
+    /// past which the stream's pulling agent delivers the record again. Default 20 s.
+    /// </summary>
+    public TimeSpan HandlerTimeout { get; set; } = TimeSpan.FromSeconds(20);
+
     /// <summary>librdkafka settings for every client (security and the like).</summary>
     public Dictionary<string, string> ClientSettings { get; set; } = [];
 

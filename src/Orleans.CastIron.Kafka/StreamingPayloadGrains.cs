@@ -1,10 +1,9 @@
-using System.Text;
 using Microsoft.Extensions.Logging;
 using Orleans.CastIron.Events;
 using Orleans.CastIron.Processing;
 using Orleans.CastIron.Processing.Dotnet;
 using Orleans.CastIron.Streaming.Kafka;
-using Orleans.Streams;
+using Orleans.Placement;
 
 namespace Orleans.CastIron.Kafka;
 
@@ -14,49 +13,51 @@ public interface IStreamingPayloadGrain : IGrainWithStringKey;
 /// <summary>
 /// Routes streaming payloads to handlers by name (seed-spec F-23): parses <c>{"worker_run_method", "data", ...}</c>,
 /// finds the registered <see cref="ITextPayloadProcessor"/> and calls it with <c>data</c> and the other fields. An
-/// unknown handler, a malformed message or a failing handler is dead-lettered and logged, and consumption goes on
-/// (the seed's loop died on a non-JSON message: B-30).
+/// unknown handler, a malformed message, a failing handler or one past its deadline is dead-lettered and logged, and
+/// consumption goes on (the seed's loop died on a non-JSON message: B-30).
 /// </summary>
 public abstract partial class StreamingPayloadGrainBase(
     ProcessorCatalog<ITextPayloadProcessor> handlers,
     IServiceProvider services,
     ILogger logger) : KafkaConsumerGrain(services), IStreamingPayloadGrain
 {
-    public override async Task OnNextAsync(KafkaRecord item, StreamSequenceToken? token = null)
+    protected override async Task<KafkaRecordOutcome> HandleAsync(KafkaRecord record, CancellationToken cancellationToken)
     {
-        ArgumentNullException.ThrowIfNull(item);
-        if (!TextPayloadMessage.TryParse(item.Value, out var message, out var problem))
+        ArgumentNullException.ThrowIfNull(record);
+        if (!TextPayloadMessage.TryParse(record.Value, out var message, out var problem))
         {
-            await DeadLetterAsync(item, problem!);
-            return;
+            return KafkaRecordOutcome.DeadLetter(problem!);
         }
 
         var handler = handlers.Create(Services, message!.WorkerRunMethod);
         if (handler is null)
         {
-            await DeadLetterAsync(item, $"no payload handler is registered as '{message.WorkerRunMethod}' (registered: {string.Join(", ", handlers.Names)})");
-            return;
+            return KafkaRecordOutcome.DeadLetter($"no payload handler is registered as '{message.WorkerRunMethod}' (registered: {string.Join(", ", handlers.Names)})");
         }
 
         // Per payload: at Debug, and its arguments built only when that level is on (they cost as much as the
         // provider's own work per record).
         if (logger.IsEnabled(LogLevel.Debug))
         {
-            LogInvoking(message.WorkerRunMethod, item.ToString(), string.Join(", ", message.Arguments.Keys));
+            LogInvoking(message.WorkerRunMethod, record.ToString(), string.Join(", ", message.Arguments.Keys));
         }
 
+        CurrentWork = $"handler '{message.WorkerRunMethod}'";
         try
         {
-            await handler.ProcessAsync(
-                new TextPayload { Data = message.DataText, Arguments = message.Arguments, Origin = item.ToString(), Logger = logger },
-                CancellationToken.None);
+            // Data stays a view of the record's bytes; the text is decoded only if the handler reads it.
+            var payload = new TextPayload { DataUtf8 = message.DataUtf8, Arguments = message.Arguments, Origin = record.ToString(), Logger = logger };
+            await handler.ProcessAsync(payload, cancellationToken);
+            return KafkaRecordOutcome.Handled;
         }
-        catch (Exception ex)
+        catch (Exception ex) when (!cancellationToken.IsCancellationRequested)
         {
-            await DeadLetterAsync(item, $"handler '{message.WorkerRunMethod}' failed: {ex.GetType().Name}: {ex.Message}");
+            // Past the deadline the base class has dead-lettered the record as timed out already.
+            return KafkaRecordOutcome.DeadLetter($"handler '{message.WorkerRunMethod}' failed: {ex.GetType().Name}: {ex.Message}");
         }
         finally
         {
+            // When the handler is done, which for one given up on at its deadline is later than the record.
             (handler as IDisposable)?.Dispose();
         }
     }
@@ -66,7 +67,9 @@ public abstract partial class StreamingPayloadGrainBase(
 }
 
 /// <summary>Consumes <c>castiron_text_payload</c>.</summary>
+/// <remarks>Placed on the silo whose pulling agent read the record, so the record is not serialized to another.</remarks>
 [ImplicitStreamSubscription(Namespace)]
+[PreferLocalPlacement]
 public sealed class StreamingTextGrain(ProcessorCatalog<ITextPayloadProcessor> handlers, IServiceProvider services, ILogger<StreamingTextGrain> logger)
     : StreamingPayloadGrainBase(handlers, services, logger)
 {
@@ -75,7 +78,9 @@ public sealed class StreamingTextGrain(ProcessorCatalog<ITextPayloadProcessor> h
 }
 
 /// <summary>Consumes <c>castiron_video_payload</c> (same contract, messages up to 20 MiB).</summary>
+/// <remarks>Placed on the silo whose pulling agent read the record, so megabytes are not serialized to another.</remarks>
 [ImplicitStreamSubscription(Namespace)]
+[PreferLocalPlacement]
 public sealed class StreamingVideoGrain(ProcessorCatalog<ITextPayloadProcessor> handlers, IServiceProvider services, ILogger<StreamingVideoGrain> logger)
     : StreamingPayloadGrainBase(handlers, services, logger)
 {

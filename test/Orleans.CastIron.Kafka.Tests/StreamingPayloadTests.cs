@@ -13,7 +13,7 @@ using Orleans.TestingHost;
 namespace Orleans.CastIron.Kafka.Tests;
 
 /// <summary>A silo with Cast Iron's Kafka side on the Kafka peer, with topic names of its own.</summary>
-public sealed class KafkaSiloFixture : IAsyncLifetime
+public class KafkaSiloFixture : IAsyncLifetime
 {
     public KafkaPeer Kafka { get; } = new();
 
@@ -51,12 +51,24 @@ public sealed class KafkaSiloFixture : IAsyncLifetime
                 o.TextPayloadTopic = TextTopic;
                 o.VideoPayloadTopic = VideoTopic;
                 o.PizzaTrackerTopic = PizzaTracker;
+                ConfigureKafka(o);
             });
             silo.AddCastIron();
             silo.Services.AddCastIronLocalFolder("etl", CastIronNames.GrainStorage, o => o.RootPath = Root);
+            ConfigureSilo(silo);
         });
         Cluster = builder.Build();
         await Cluster.DeployAsync();
+    }
+
+    /// <summary>Further Kafka settings of a derived fixture.</summary>
+    protected virtual void ConfigureKafka(CastIronKafkaOptions options)
+    {
+    }
+
+    /// <summary>Further silo settings of a derived fixture.</summary>
+    protected virtual void ConfigureSilo(ISiloBuilder silo)
+    {
     }
 
     public async Task DisposeAsync()

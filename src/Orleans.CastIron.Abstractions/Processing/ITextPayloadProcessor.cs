@@ -1,3 +1,4 @@
+using System.Text;
 using System.Text.Json;
 using Microsoft.Extensions.Logging;
 
@@ -10,7 +11,10 @@ namespace Orleans.CastIron.Processing;
 /// </summary>
 public interface ITextPayloadProcessor
 {
-    /// <summary>Handles one payload.</summary>
+    /// <summary>
+    /// Handles one payload. <paramref name="cancellationToken"/> is cancelled at the consumer's deadline
+    /// (<c>CastIron:Kafka:HandlerTimeout</c>): the payload is then dead-lettered as timed out and not waited for.
+    /// </summary>
     Task ProcessAsync(TextPayload payload, CancellationToken cancellationToken);
 }
 
@@ -25,8 +29,30 @@ public sealed class TextPayloadProcessorAttribute(string name) : Attribute
 /// <summary>One streaming payload: <c>data</c> plus every other message field as a named argument.</summary>
 public sealed class TextPayload
 {
-    /// <summary><c>data</c> as text: the string itself, or the JSON text of any other value.</summary>
-    public required string Data { get; init; }
+    private string? _data;
+    private ReadOnlyMemory<byte>? _dataUtf8;
+
+    /// <summary>
+    /// <c>data</c> as text: the string itself, or the JSON text of any other value. Given as
+    /// <see cref="DataUtf8"/>, it is decoded at the first read, so a handler that only reads the bytes never builds
+    /// the text (twice the payload's size in memory).
+    /// </summary>
+    public string Data
+    {
+        get => _data ??= Encoding.UTF8.GetString(_dataUtf8.GetValueOrDefault().Span);
+        init => _data = value;
+    }
+
+    /// <summary>
+    /// <c>data</c> as UTF-8 (the same content as <see cref="Data"/>): what large payloads such as video should be
+    /// read as, being a view of the received record rather than a copy. Given as <see cref="Data"/>, it is encoded at
+    /// the first read.
+    /// </summary>
+    public ReadOnlyMemory<byte> DataUtf8
+    {
+        get => _dataUtf8 ??= Encoding.UTF8.GetBytes(_data ?? "");
+        init => _dataUtf8 = value;
+    }
 
     /// <summary>The other fields of the message (not <c>worker_run_method</c>, not <c>data</c>).</summary>
     public required IReadOnlyDictionary<string, JsonElement> Arguments { get; init; }

@@ -1,11 +1,13 @@
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Options;
 using Orleans.CastIron.Grains.Services;
 using Orleans.CastIron.Jobs;
 using Orleans.CastIron.Kafka;
 using Orleans.CastIron.Storage;
 using Orleans.CastIron.Streaming.Kafka;
+using Orleans.CastIron.Streaming.Kafka.Providers;
 
 namespace Orleans.Hosting;
 
@@ -34,7 +36,9 @@ public static class CastIronKafkaSiloBuilderExtensions
         {
             configuration?.Bind(o);
             configure?.Invoke(o);
-        });
+        }).ValidateOnStart();
+        builder.Services.AddSingleton<IValidateOptions<CastIronKafkaOptions>, CastIronKafkaOptionsValidator>();
+        builder.Services.TryAddSingleton<IKafkaDeadLetterSink>(sp => new KafkaDeadLetterTopics(sp.GetRequiredKeyedService<KafkaDeadLetters>(CastIronKafkaOptions.StreamProvider)));
         builder.Services.AddSingleton<KafkaJobEventSink>();
         builder.Services.TryAddSingleton<MemoryJobEventFeed>();
         // To pizza-tracker, and still readable per job over the API.

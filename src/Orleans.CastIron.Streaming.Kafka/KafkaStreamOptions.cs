@@ -80,8 +80,11 @@ public sealed class KafkaStreamOptions
     /// </summary>
     public TimeSpan OwnershipLease { get; set; } = TimeSpan.FromSeconds(30);
 
-    /// <summary>How long a dead-letter produce may take before it counts as failed. Default 30 s.</summary>
-    public TimeSpan DeadLetterTimeout { get; set; } = TimeSpan.FromSeconds(30);
+    /// <summary>
+    /// How long a dead-letter produce may take before it counts as failed. Default 5 s: a consumer that dead-letters a
+    /// record does so within its handler deadline and Orleans' response timeout.
+    /// </summary>
+    public TimeSpan DeadLetterTimeout { get; set; } = TimeSpan.FromSeconds(5);
 
     /// <summary>
     /// Longest wait between attempts to dead-letter a record whose first attempt failed (its partition holds

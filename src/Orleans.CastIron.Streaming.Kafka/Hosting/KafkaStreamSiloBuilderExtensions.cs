@@ -50,8 +50,10 @@ public sealed class SiloKafkaStreamConfigurator : SiloPersistentStreamConfigurat
             services.AddKeyedSingleton(name, (sp, _) => new KafkaTopology(Options(sp), sp.GetRequiredService<ILogger<KafkaTopology>>(), sp.GetService<TimeProvider>()));
         });
         this.ConfigureStreamPubSub(StreamPubSubType.ImplicitOnly);
-        // Polled often: a read takes only what librdkafka has prefetched, so an idle poll costs next to nothing.
-        this.ConfigurePullingAgent(ob => ob.Configure(o => o.GetQueueMsgsTimerPeriod = TimeSpan.FromMilliseconds(20)));
+        // Polled often: a read takes only what librdkafka has prefetched, so an idle poll costs next to nothing, and
+        // the period is what a record waits at most between librdkafka and the cache (benchmark: 20 ms -> 10 ms took
+        // about 4 ms off the median latency).
+        this.ConfigurePullingAgent(ob => ob.Configure(o => o.GetQueueMsgsTimerPeriod = TimeSpan.FromMilliseconds(10)));
     }
 
     private KafkaStreamOptions Options(IServiceProvider services) => services.GetRequiredService<IOptionsMonitor<KafkaStreamOptions>>().Get(Name);

@@ -26,6 +26,22 @@ public class ConfigurationTests
     }
 
     [Fact]
+    public void SeedKafkaConsumerVariables_MapOrAreNamedAsMeaningNothingHere()
+    {
+        var environment = new Dictionary<string, string?>
+        {
+            ["KAFKA_MAX_POLL_RECORDS"] = "50",
+            ["KAFKA_ENABLE_AUTO_COMMIT"] = "true",
+            ["KAFKA_MAX_POLL_INTERVAL_MS"] = "UNSET",
+        };
+        var configuration = new ConfigurationBuilder().AddSeedEnvironment(environment).Build();
+
+        Assert.Equal("50", configuration["CastIron:Kafka:MaxPollRecords"]);
+        var warning = Assert.Single(SeedEnvironment.NotApplicableWarnings(environment));
+        Assert.StartsWith("KAFKA_ENABLE_AUTO_COMMIT=true is ignored: offsets are committed only for records delivered or dead-lettered", warning, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void UnknownLogLevel_IsAClearError()
     {
         var ex = Assert.Throws<InvalidSettingException>(() => new ConfigurationBuilder().AddSeedEnvironment(new Dictionary<string, string?> { ["LOG_LEVEL"] = "loud" }));

@@ -105,6 +105,20 @@ public class KafkaStreamProviderTests(KafkaPeer kafka)
     }
 
     [Fact]
+    public async Task ATopicCreatedAfterTheSiloStarted_IsWaitedFor_AndRead()
+    {
+        var topic = KafkaPeer.NewTopic("later");
+        await using var cluster = await StartAsync(topic, "group-" + topic);
+        var control = cluster.Client.GetGrain<IManagementGrain>(0);
+        Assert.All(await control.QueuesAsync(Provider), q => Assert.Empty(q.Partitions));
+
+        await ProduceAsync(topic, Enumerable.Range(0, 20).Select(i => ((string?)$"k{i}", $"{i}")));
+
+        await WaitUntilAsync(() => ReceivedOn(topic).Select(r => (r.Partition, r.Offset)).Distinct().Count() == 20, () => $"20 records, got {ReceivedOn(topic).Count}");
+        Assert.Equal(4, (await control.QueuesAsync(Provider)).SelectMany(q => q.Partitions).Count());
+    }
+
+    [Fact]
     public async Task APoisonRecord_IsDeadLettered_WithTheReason_AndItsPartitionGoesOn()
     {
         var topic = KafkaPeer.NewTopic("poison");

@@ -36,6 +36,12 @@ public static class SeedEnvironment
         ["CLICKHOUSE_USER"] = "CastIron:ClickHouse:User",
         ["CLICKHOUSE_PASSWORD"] = "CastIron:ClickHouse:Password",
         ["CLICKHOUSE_DATABASE"] = "CastIron:ClickHouse:Database",
+        ["CASTIRON_REDIS"] = "CastIron:Cluster:Redis",
+        ["CASTIRON_CLUSTER_ID"] = "CastIron:Cluster:ClusterId",
+        ["CASTIRON_SERVICE_ID"] = "CastIron:Cluster:ServiceId",
+        ["CASTIRON_ADVERTISED_ADDRESS"] = "CastIron:Cluster:AdvertisedAddress",
+        ["CASTIRON_SILO_PORT"] = "CastIron:Cluster:SiloPort",
+        ["CASTIRON_GATEWAY_PORT"] = "CastIron:Cluster:GatewayPort",
     };
 
     /// <summary>The seed's variables that mean nothing here, and why (a warning at start when one is set).</summary>

@@ -31,9 +31,27 @@ public static class SiloHost
         var clickHouse = castIron.GetSection("ClickHouse");
         var useClickHouse = clickHouse.Get<Status.ClickHouse.ClickHouseStatusOptions>()?.Enabled ?? false;
         var dataRoot = castIron.GetSection("LocalFolder")["RootPath"] ?? new Storage.LocalFolder.LocalFolderOptions().RootPath;
+        var redisCluster = cluster.Get<Redis.RedisClusterOptions>() ?? new Redis.RedisClusterOptions();
+        if (redisCluster.Validate().ToList() is { Count: > 0 } clusterProblems)
+        {
+            throw new InvalidSettingException(string.Join("; ", clusterProblems));
+        }
+
         builder.UseOrleans(silo =>
         {
-            silo.UseLocalhostClustering(cluster.GetValue("SiloPort", 11111), cluster.GetValue("GatewayPort", 30000));
+            var siloPort = cluster.GetValue("SiloPort", 11111);
+            var gatewayPort = cluster.GetValue("GatewayPort", 30000);
+            if (redisCluster.Enabled)
+            {
+                // CASTIRON_REDIS set: silos find each other in Redis and keep grain state, reminders and job timers
+                // there; objects and status stay where their own settings put them.
+                silo.AddCastIronRedisCluster(redisCluster, CastIronNames.GrainStorage, siloPort, gatewayPort);
+            }
+            else
+            {
+                silo.UseLocalhostClustering(siloPort, gatewayPort);
+            }
+
             // With KAFKA_BROKER set: streaming payloads and job events over Kafka (before AddCastIron: its embedded
             // job-event feed only stands in when no sink is registered). With the S3 store, MinIO's notifications
             // on castiron_etl_source_file are taken unless turned off.
@@ -58,7 +76,7 @@ public static class SiloHost
 
             silo.Services.AddCastIronLocalFolder(
                 bucket,
-                CastIronNames.GrainStorage,
+                redisCluster.Enabled ? null : CastIronNames.GrainStorage,
                 options => castIron.GetSection("LocalFolder").Bind(options));
             silo.AddDashboard();
         });

@@ -14,10 +14,11 @@ namespace Orleans.Hosting;
 public static class LocalFolderServiceCollectionExtensions
 {
     /// <summary>
-    /// Uses a local folder as object store and event source for <paramref name="bucket"/>, the file status index and
-    /// file-based grain storage named <paramref name="grainStorageName"/>. Options are validated at start.
+    /// Uses a local folder as object store and event source for <paramref name="bucket"/>, the file status index, the
+    /// job timers and file-based grain storage named <paramref name="grainStorageName"/> (none when null: a cluster keeps
+    /// its state elsewhere). Each stands in only where nothing else was registered. Options are validated at start.
     /// </summary>
-    public static IServiceCollection AddCastIronLocalFolder(this IServiceCollection services, string bucket, string grainStorageName, Action<LocalFolderOptions>? configure = null)
+    public static IServiceCollection AddCastIronLocalFolder(this IServiceCollection services, string bucket, string? grainStorageName, Action<LocalFolderOptions>? configure = null)
     {
         var builder = services.AddOptions<LocalFolderOptions>();
         if (configure is not null)
@@ -37,8 +38,12 @@ public static class LocalFolderServiceCollectionExtensions
             sp.GetService<TimeProvider>()));
         services.TryAddSingleton<IFileStatusStore>(sp => new FolderFileStatusStore(SystemPath(sp, "status")));
         services.TryAddSingleton<IJobTimerStore>(sp => new FolderJobTimerStore(SystemPath(sp, "timers")));
-        services.AddGrainStorage(grainStorageName, (sp, name) =>
-            new FileGrainStorage(name, SystemPath(sp, "state"), new OrleansGrainStorageSerializer(sp.GetRequiredService<Orleans.Serialization.Serializer>())));
+        if (grainStorageName is not null)
+        {
+            services.AddGrainStorage(grainStorageName, (sp, name) =>
+                new FileGrainStorage(name, SystemPath(sp, "state"), new OrleansGrainStorageSerializer(sp.GetRequiredService<Orleans.Serialization.Serializer>())));
+        }
+
         return services;
     }
 

@@ -1,0 +1,77 @@
+using Orleans.CastIron.Redis.Providers;
+
+namespace Orleans.CastIron.Redis.Tests;
+
+[Collection(RedisCollection.Name)]
+public class RedisJobTimerStoreTests(RedisPeer redis)
+{
+    private static readonly DateTimeOffset T0 = new(2026, 11, 28, 12, 0, 0, TimeSpan.Zero);
+
+    private RedisJobTimerStore NewStore(string? prefix = null) => new(redis.Connection, prefix ?? "test:" + Guid.NewGuid().ToString("N"));
+
+    [Fact]
+    public async Task DueTimers_ComeEarliestFirst_UpToTheLimit_AndAMovedTimerFiresAtItsNewTime()
+    {
+        var store = NewStore();
+        await store.SetAsync("c", T0.AddSeconds(3));
+        await store.SetAsync("a", T0.AddSeconds(1));
+        await store.SetAsync("b", T0.AddSeconds(2));
+        await store.SetAsync("late", T0.AddHours(1));
+        await store.SetAsync("c", T0.AddSeconds(-5));
+
+        var due = await store.DueAsync(T0.AddSeconds(10), limit: 3);
+
+        Assert.Equal(["c", "a", "b"], due.Select(t => t.FileId));
+        Assert.Equal(T0.AddSeconds(-5), due[0].At);
+    }
+
+    [Fact]
+    public async Task RemovingOnlyIfAt_KeepsATimerTheJobMovedMeanwhile()
+    {
+        var store = NewStore();
+        await store.SetAsync("job", T0);
+        await store.SetAsync("job", T0.AddMinutes(1));
+
+        await store.RemoveAsync("job", onlyIfAt: T0);
+        Assert.Single(await store.DueAsync(T0.AddHours(1), 10));
+
+        await store.RemoveAsync("job", onlyIfAt: T0.AddMinutes(1));
+        Assert.Empty(await store.DueAsync(T0.AddHours(1), 10));
+        Assert.Empty(await store.PageAsync(null, 10));
+    }
+
+    [Fact]
+    public async Task Paging_GoesThroughEveryTimerInFileIdOrder_WhateverTheirTimes()
+    {
+        var store = NewStore();
+        var ids = Enumerable.Range(0, 25).Select(i => $"file-{i:00}").ToList();
+        foreach (var (id, i) in ids.Select((id, i) => (id, i)))
+        {
+            await store.SetAsync(id, T0.AddSeconds(25 - i));
+        }
+
+        var seen = new List<string>();
+        string? after = null;
+        while (await store.PageAsync(after, 10) is { Count: > 0 } page)
+        {
+            seen.AddRange(page.Select(t => t.FileId));
+            after = page[^1].FileId;
+        }
+
+        Assert.Equal(ids, seen);
+    }
+
+    [Fact]
+    public async Task TwoSilosStores_OnTheSameService_SeeTheSameTimers_OtherServicesDoNot()
+    {
+        var prefix = "test:" + Guid.NewGuid().ToString("N");
+        var a = NewStore(prefix);
+        var b = NewStore(prefix);
+        var other = NewStore();
+
+        await a.SetAsync("in-flight-on-a", T0);
+
+        Assert.Equal("in-flight-on-a", Assert.Single(await b.DueAsync(T0, 10)).FileId);
+        Assert.Empty(await other.DueAsync(T0, 10));
+    }
+}

@@ -1,25 +1,32 @@
 using System.Net.Http.Json;
+using Confluent.Kafka;
 using Orleans.CastIron.Redis.Tests;
+using Orleans.CastIron.Streaming.Kafka.Tests;
 using Xunit.Abstractions;
 
 namespace Orleans.CastIron.Silo.Tests;
 
 /// <summary>
 /// Two silo processes in one cluster on a real redis-server (grain state, membership and job timers there), sharing
-/// the folder store as they would share a bucket, each with its own job folders: one is killed with SIGKILL in the
-/// middle of a backlog, and the survivor finishes everything, the killed silo's in-flight jobs included.
+/// the folder store as they would share a bucket, each with its own job folders, and Kafka on the mock cluster: one is
+/// killed with SIGKILL in the middle of a backlog of files and a stream of text payloads, and the survivor finishes
+/// everything: the killed silo's in-flight jobs, and its Kafka queues from their committed offsets.
 /// </summary>
 public sealed class ClusterCrashTests(ITestOutputHelper output) : IDisposable
 {
-    private const int Files = 300;
+    private const int Files = 1000;
+    private const int Payloads = 10_000;
     private readonly string _root = Path.Combine(Path.GetTempPath(), "castiron-cluster-tests", Guid.NewGuid().ToString("N"));
 
     private string Config => Path.Combine(_root, "etl", "crash");
 
     [Fact]
-    public async Task TwoSilosOnRedis_OneKilledMidBacklog_EveryFileEndsArchivedOnce_BySurvivor()
+    public async Task TwoSilosOnRedis_OneKilledMidBacklog_EveryFileArchivedOnce_EveryPayloadHandled()
     {
         using var redis = new RedisPeer();
+        using var kafka = new KafkaPeer();
+        var textTopic = $"castiron_text_payload-{Path.GetFileName(_root)}";
+        var handled = Path.Combine(_root, "payloads");
         Directory.CreateDirectory(Config);
         var processed = Path.Combine(_root, "processed.log");
         await File.WriteAllTextAsync(Path.Combine(Config, "cfg.toml"), $"""
@@ -35,12 +42,28 @@ public sealed class ClusterCrashTests(ITestOutputHelper output) : IDisposable
             shell = 'sleep 0.05; echo "$ETL_FILE_ID" >> {processed}'
             """);
 
-        await using var first = Start("a", redis);
-        var second = Start("b", redis);
+        await using var first = Start("a", redis, kafka, textTopic);
+        var second = Start("b", redis, kafka, textTopic);
         try
         {
             await WaitUntilAsync(() => File.Exists(Path.Combine(Config, "05_canceled", ".keep")), "config registered", first);
             await WaitUntilAsync(() => Silos(first).Result == 2, "both silos in the cluster", first);
+            // Payloads without a key, as the seed's producers send them, while the files go through.
+            var sending = Task.Run(() =>
+            {
+                using var producer = kafka.CreateProducer();
+                for (var i = 0; i < Payloads; i++)
+                {
+                    producer.Produce(textTopic, new Message<string?, string> { Value = $$"""{"worker_run_method":"test.payload.record","data":"x","n":{{i}},"out":"{{handled}}"}""" });
+                    // About 25 s in all: the stream is still coming when the silo is killed.
+                    if (i % 100 == 99)
+                    {
+                        Thread.Sleep(250);
+                    }
+                }
+
+                producer.Flush(TimeSpan.FromSeconds(60));
+            });
             for (var i = 0; i < Files; i++)
             {
                 await File.WriteAllTextAsync(Path.Combine(Config, "01_inbox", $"f{i:0000}.dat"), $"{i}\n");
@@ -48,10 +71,15 @@ public sealed class ClusterCrashTests(ITestOutputHelper output) : IDisposable
 
             await WaitUntilAsync(() => Archived() >= Files / 4, $"{Files / 4} files archived", first);
             var beforeKill = Archived();
+            var payloadsBeforeKill = Handled(handled).Count;
             await second.StopAsync(kill: true);
-            output.WriteLine($"SIGKILL of the second silo after {beforeKill} archived");
+            output.WriteLine($"SIGKILL of the second silo after {beforeKill} files archived and {payloadsBeforeKill} payloads handled");
+            await sending;
 
             await WaitUntilAsync(() => Archived() == Files, $"all {Files} files archived by the survivor", first, TimeSpan.FromMinutes(4));
+            await WaitUntilAsync(() => Handled(handled).Distinct().Count() == Payloads, $"all {Payloads} payloads handled", first, TimeSpan.FromMinutes(3));
+            var deliveries = Handled(handled);
+            output.WriteLine($"{Payloads} payloads handled at least once: {deliveries.Count} deliveries, {deliveries.Count - Payloads} duplicates (read again from the committed offsets of the killed silo's queues)");
             Assert.Empty(Directory.EnumerateFiles(Path.Combine(Config, "01_inbox"), "*.dat"));
             Assert.Empty(Directory.EnumerateFiles(Path.Combine(Config, "02_processing"), "*.dat"));
             Assert.DoesNotContain(Directory.EnumerateFiles(Path.Combine(Config, "04_failed")), f => !f.EndsWith(".keep", StringComparison.Ordinal));
@@ -67,11 +95,23 @@ public sealed class ClusterCrashTests(ITestOutputHelper output) : IDisposable
         }
     }
 
-    /// <summary>A silo of the cluster: the shared bucket folder, its own job folders, short recovery so the test is quick.</summary>
-    private SiloProcess Start(string name, RedisPeer redis)
+    /// <summary>The <c>n</c> of every payload handled, by any silo, duplicates included.</summary>
+    private static List<string> Handled(string prefix)
     {
+        var folder = Path.GetDirectoryName(prefix)!;
+        return [.. Directory.EnumerateFiles(folder, Path.GetFileName(prefix) + ".*").SelectMany(File.ReadAllLines).Where(l => l.Length > 0)];
+    }
+
+    /// <summary>A silo of the cluster: the shared bucket folder, its own job folders, short recovery so the test is quick.</summary>
+    private SiloProcess Start(string name, RedisPeer redis, KafkaPeer kafka, string textTopic)
+    {
+        var suffix = Path.GetFileName(_root);
         var environment = new Dictionary<string, string>
         {
+            ["KAFKA_BROKER"] = kafka.BootstrapServers,
+            ["KAFKA_TOPIC_CASTIRON_TEXT_PAYLOAD"] = textTopic,
+            ["KAFKA_TOPIC_CASTIRON_VIDEO_PAYLOAD"] = $"castiron_video_payload-{suffix}",
+            ["KAFKA_PIZZA_TRACKER_TOPIC"] = $"pizza-tracker-{suffix}",
             ["CASTIRON_REDIS"] = redis.ConnectionString,
             ["CASTIRON_CLUSTER_ID"] = "test-" + Path.GetFileName(_root),
             ["CASTIRON_SERVICE_ID"] = "test-" + Path.GetFileName(_root),
@@ -82,6 +122,7 @@ public sealed class ClusterCrashTests(ITestOutputHelper output) : IDisposable
             "--CastIron:LocalFolder:ScanInterval=00:00:00.250",
             "--CastIron:LocalFolder:SettleTime=00:00:00.100",
             "--CastIron:RecoveryInterval=00:00:05",
+            $"--CastIron:Processing:PluginsPath={Path.Combine(AppContext.BaseDirectory, "test-plugins")}",
             $"--CastIron:Processing:WorkPath={Path.Combine(_root, "work-" + name)}");
     }
 
@@ -107,12 +148,15 @@ public sealed class ClusterCrashTests(ITestOutputHelper output) : IDisposable
             if (DateTime.UtcNow > deadline)
             {
                 output.WriteLine(silo.Stdout.Length > 6000 ? silo.Stdout[^6000..] : silo.Stdout);
-                Assert.Fail($"timed out waiting for {what}: {Archived()} archived");
+                Assert.Fail($"timed out waiting for {what}: {Archived()} archived, {Count("01_inbox")} in the inbox, {Count("02_processing")} processing, {Count("04_failed")} failed");
             }
 
             await Task.Delay(100);
         }
     }
+
+    private int Count(string stage) =>
+        Directory.Exists(Path.Combine(Config, stage)) ? Directory.EnumerateFiles(Path.Combine(Config, stage), "*.dat").Count() : 0;
 
     private int Archived() =>
         Directory.Exists(Path.Combine(Config, "03_archive")) ? Directory.EnumerateFiles(Path.Combine(Config, "03_archive"), "*.dat").Count() : 0;

@@ -19,6 +19,7 @@ public sealed partial class IntakeService(
     JobTimerPump timers,
     IOptions<CastIronOptions> options,
     ILocalSiloDetails silo,
+    IClusterMembershipService membership,
     TimeProvider time,
     ILogger<IntakeService> logger) : ILifecycleParticipant<ISiloLifecycle>
 {
@@ -254,6 +255,7 @@ public sealed partial class IntakeService(
             _background.Add(Task.Run(() => timers.RunAsync(stopping), CancellationToken.None));
             // Silo start never waits on the number of files: recovery runs in the background.
             _background.Add(Task.Run(() => RecoverAsync(bucket, stopping), CancellationToken.None));
+            _background.Add(Task.Run(() => WatchMembershipAsync(bucket, stopping), CancellationToken.None));
             if ((options.Value.ReconcileInterval ?? source.DefaultReconcileInterval) is { } every && every > TimeSpan.Zero)
             {
                 _background.Add(Task.Run(() => ReconcileAsync(bucket, every, stopping), CancellationToken.None));
@@ -316,29 +318,57 @@ public sealed partial class IntakeService(
         }
     }
 
+    /// <summary>
+    /// When a silo of the cluster dies, one survivor (the first to take the lease named after the dead silo) lists the
+    /// registered inboxes and processing folders, as a restart would: jobs that were waiting for a slot on the dead
+    /// silo, which only it knew about, are handed to their jobs again and queue on a live silo. Jobs with timers
+    /// (running, backing off) are woken by their timers, which every silo's pump sees.
+    /// </summary>
+    private async Task WatchMembershipAsync(string bucket, CancellationToken stopping)
+    {
+        var handled = new HashSet<SiloAddress>();
+        var first = true;
+        try
+        {
+            await foreach (var snapshot in membership.MembershipUpdates.WithCancellation(stopping).ConfigureAwait(false))
+            {
+                var dead = snapshot.Members.Values.Where(m => m.Status == SiloStatus.Dead && handled.Add(m.SiloAddress)).Select(m => m.SiloAddress).ToList();
+                if (first)
+                {
+                    // Silos dead before this one started: its own start-up recovery covered them.
+                    first = false;
+                    continue;
+                }
+
+                foreach (var lost in dead)
+                {
+                    try
+                    {
+                        if (await grains.GetGrain<ILeaseGrain>($"silo-lost/{bucket}/{lost.ToParsableString()}").TryAcquireAsync(silo.SiloAddress.ToParsableString(), TimeSpan.FromHours(1)).ConfigureAwait(false))
+                        {
+                            LogSiloLost(lost.ToString());
+                            await ListForRecoveryAsync(bucket, stopping).ConfigureAwait(false);
+                        }
+                    }
+                    catch (Exception ex) when (ex is not OperationCanceledException || !stopping.IsCancellationRequested)
+                    {
+                        LogRecoveryFailed(ex);
+                    }
+                }
+            }
+        }
+        catch (OperationCanceledException) when (stopping.IsCancellationRequested)
+        {
+        }
+    }
+
     /// <summary>After a start: every job with a timer is woken, then every registered inbox is listed.</summary>
     private async Task RecoverAsync(string bucket, CancellationToken stopping)
     {
         try
         {
             await timers.WakeAllAsync(stopping).ConfigureAwait(false);
-            var processors = snapshots.Current.Processors;
-            var inboxes = processors.Select(p => p.Paths.InboxFolder).Distinct(StringComparer.Ordinal).ToList();
-            var files = 0;
-            foreach (var inbox in inboxes)
-            {
-                files += await ListInboxAsync(bucket, inbox, stopping).ConfigureAwait(false);
-            }
-
-            // Tracked files whose job state is gone (e.g. the state folder was deleted) would sit in processing
-            // forever: their jobs find them there and put them back in their inbox. Files with live jobs are untouched.
-            var strays = 0;
-            foreach (var processing in processors.Select(p => p.Paths.ProcessingFolder).Distinct(StringComparer.Ordinal))
-            {
-                strays += await ListTrackedAsync(bucket, processing, stopping).ConfigureAwait(false);
-            }
-
-            LogRecovered(inboxes.Count, files, strays);
+            await ListForRecoveryAsync(bucket, stopping).ConfigureAwait(false);
         }
         catch (OperationCanceledException) when (stopping.IsCancellationRequested)
         {
@@ -347,6 +377,28 @@ public sealed partial class IntakeService(
         {
             LogRecoveryFailed(ex);
         }
+    }
+
+    /// <summary>Lists every registered inbox (files to their jobs) and processing folder (tracked files whose job state is gone).</summary>
+    private async Task ListForRecoveryAsync(string bucket, CancellationToken stopping)
+    {
+        var processors = snapshots.Current.Processors;
+        var inboxes = processors.Select(p => p.Paths.InboxFolder).Distinct(StringComparer.Ordinal).ToList();
+        var files = 0;
+        foreach (var inbox in inboxes)
+        {
+            files += await ListInboxAsync(bucket, inbox, stopping).ConfigureAwait(false);
+        }
+
+        // Tracked files whose job state is gone (e.g. the state folder was deleted) would sit in processing
+        // forever: their jobs find them there and put them back in their inbox. Files with live jobs are untouched.
+        var strays = 0;
+        foreach (var processing in processors.Select(p => p.Paths.ProcessingFolder).Distinct(StringComparer.Ordinal))
+        {
+            strays += await ListTrackedAsync(bucket, processing, stopping).ConfigureAwait(false);
+        }
+
+        LogRecovered(inboxes.Count, files, strays);
     }
 
     private async Task StopAsync(CancellationToken cancellationToken)
@@ -416,6 +468,9 @@ public sealed partial class IntakeService(
 
     [LoggerMessage(3, LogLevel.Warning, "Waking the files in inbox '{Inbox}' failed; they are taken at their next event or the next start")]
     private partial void LogWakeFailed(Exception exception, string inbox);
+
+    [LoggerMessage(20, LogLevel.Warning, "Silo {Silo} left the cluster without stopping: listing the inboxes and processing folders for the jobs it was holding")]
+    private partial void LogSiloLost(string silo);
 
     [LoggerMessage(4, LogLevel.Error, "Recovery at start failed")]
     private partial void LogRecoveryFailed(Exception exception);

@@ -87,6 +87,7 @@ public static class SiloHost
         builder.Services.AddOptions<ApiOptions>().Bind(castIron.GetSection("Api")).ValidateOnStart();
         builder.Services.AddSingleton<IValidateOptions<ApiOptions>>(new Options.DescribedOptionsValidator<ApiOptions>(o => o.Validate()));
         builder.Services.AddSingleton<CastIronService>();
+        builder.Services.AddHostedService<IntakeSwitchFollower>();
         builder.Services.AddOpenApi();
         builder.Services.ConfigureHttpJsonOptions(o =>
         {

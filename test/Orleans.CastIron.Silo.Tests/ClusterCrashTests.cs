@@ -95,6 +95,61 @@ public sealed class ClusterCrashTests(ITestOutputHelper output) : IDisposable
         }
     }
 
+    [Fact]
+    public async Task StoppingConsumersOnOneSilo_StopsEverySilo_AndASiloJoiningLaterStaysStopped()
+    {
+        using var redis = new RedisPeer();
+        using var kafka = new KafkaPeer();
+        var textTopic = $"castiron_text_payload-{Path.GetFileName(_root)}";
+        Directory.CreateDirectory(Config);
+        await File.WriteAllTextAsync(Path.Combine(Config, "cfg.toml"), """
+            [castiron.etl]
+            enabled = true
+            handled_file_glob = ".dat"
+            inbox_dir = "01_inbox"
+            processing_dir = "02_processing"
+            archive_dir = "03_archive"
+            error_dir = "04_failed"
+            save_error_log = true
+            shell = 'true'
+            """);
+        await using var first = Start("a", redis, kafka, textTopic);
+        await WaitUntilAsync(() => File.Exists(Path.Combine(Config, "05_canceled", ".keep")), "config registered", first);
+        await WaitUntilAsync(() => Status(first).Result is { } s && s.GetProperty("kafka").ValueKind == System.Text.Json.JsonValueKind.Object, "the first silo answering", first);
+        using (var stop = await first.Http.GetAsync("/manager/stop-consumers"))
+        {
+            Assert.True(stop.IsSuccessStatusCode);
+        }
+
+        // Joins while the cluster is stopped: it must not take files or read Kafka.
+        await using var second = Start("b", redis, kafka, textTopic);
+        await WaitUntilAsync(() => Silos(first).Result == 2, "both silos in the cluster", first);
+        await WaitUntilAsync(() => Status(second).Result is { } s && s.GetProperty("intake").GetString() == "paused" && s.GetProperty("kafka").GetProperty("paused").GetBoolean(), "the joining silo paused, Kafka included", second);
+        await File.WriteAllTextAsync(Path.Combine(Config, "01_inbox", "held.dat"), "x\n");
+        await Task.Delay(TimeSpan.FromSeconds(3));
+        Assert.Equal(0, Archived());
+
+        using (var start = await second.Http.GetAsync("/manager/start-consumers"))
+        {
+            Assert.True(start.IsSuccessStatusCode);
+        }
+
+        await WaitUntilAsync(() => Archived() == 1, "the file taken once intake resumed", first);
+        Assert.Equal("running", (await Status(first))!.Value.GetProperty("intake").GetString());
+    }
+
+    private static async Task<System.Text.Json.JsonElement?> Status(SiloProcess silo)
+    {
+        try
+        {
+            return (await silo.Http.GetFromJsonAsync<System.Text.Json.JsonElement>("/manager/status")).GetProperty("message");
+        }
+        catch (HttpRequestException)
+        {
+            return null;
+        }
+    }
+
     /// <summary>The <c>n</c> of every payload handled, by any silo, duplicates included.</summary>
     private static List<string> Handled(string prefix)
     {

@@ -79,26 +79,23 @@ public sealed class CastIronService(
 
     public bool IntakePaused => intake.IsPaused;
 
-    /// <summary>Stops taking bucket events here and Kafka records on every silo; false when already stopped.</summary>
-    public async Task<bool> PauseIntakeAsync()
-    {
-        var changed = intake.Pause();
-        if (KafkaEnabled && !await Management.AgentsStoppedAsync(Kafka.CastIronKafkaOptions.StreamProvider))
-        {
-            await Management.StopAgentsAsync(Kafka.CastIronKafkaOptions.StreamProvider);
-            changed = true;
-        }
+    /// <summary>
+    /// Stops taking bucket events and Kafka records on every silo (the cluster's switch, which silos joining later
+    /// follow too); false when already stopped.
+    /// </summary>
+    public Task<bool> PauseIntakeAsync() => SwitchIntakeAsync(paused: true);
 
-        return changed;
-    }
+    /// <summary>Takes bucket events and Kafka records on every silo again; false when not stopped.</summary>
+    public Task<bool> ResumeIntakeAsync() => SwitchIntakeAsync(paused: false);
 
-    /// <summary>Takes bucket events here and Kafka records on every silo again; false when not stopped.</summary>
-    public async Task<bool> ResumeIntakeAsync()
+    private async Task<bool> SwitchIntakeAsync(bool paused)
     {
-        var changed = intake.Resume();
-        if (KafkaEnabled && await Management.AgentsStoppedAsync(Kafka.CastIronKafkaOptions.StreamProvider))
+        var changed = await grains.GetGrain<IIntakeSwitchGrain>(0).SetPausedAsync(paused);
+        // Here at once; the other silos' followers within a second, and their Kafka agents right now.
+        changed |= paused ? intake.Pause() : intake.Resume();
+        if (KafkaEnabled && await Management.AgentsStoppedAsync(Kafka.CastIronKafkaOptions.StreamProvider) != paused)
         {
-            await Management.StartAgentsAsync(Kafka.CastIronKafkaOptions.StreamProvider);
+            await (paused ? Management.StopAgentsAsync(Kafka.CastIronKafkaOptions.StreamProvider) : Management.StartAgentsAsync(Kafka.CastIronKafkaOptions.StreamProvider));
             changed = true;
         }
 

@@ -38,9 +38,6 @@ public sealed partial class KafkaTopology : IDisposable
     /// <summary>Partitions of <paramref name="topic"/> known so far (0 until the topic is seen).</summary>
     public int PartitionCount(string topic) => _counts.GetValueOrDefault(topic);
 
-    /// <summary>Raised (on the watcher's thread) when a topic gained partitions.</summary>
-    public event Action? Changed;
-
     /// <summary>Starts watching (once); the first read is waited for up to <see cref="KafkaStreamOptions.MetadataTimeout"/>.</summary>
     public async Task StartAsync()
     {
@@ -77,7 +74,6 @@ public sealed partial class KafkaTopology : IDisposable
         }
 
         _failures = 0;
-        var grew = false;
         foreach (var topic in _options.Topics)
         {
             var found = metadata.Topics.FirstOrDefault(t => t.Topic == topic.Name);
@@ -98,13 +94,7 @@ public sealed partial class KafkaTopology : IDisposable
                 _counts = _counts.SetItem(topic.Name, count);
                 _reportedMissing.Remove(topic.Name);
                 LogPartitions(topic.Name, count, known);
-                grew = true;
             }
-        }
-
-        if (grew)
-        {
-            Changed?.Invoke();
         }
 
         return true;

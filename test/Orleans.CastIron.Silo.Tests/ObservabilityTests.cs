@@ -244,23 +244,86 @@ public class HealthTests
         }
     }
 
+    /// <summary>
+    /// A silo in a cluster on a real redis-server (<c>CASTIRON_REDIS</c>): ready checks Redis over the cluster's
+    /// connection; with the server frozen (SIGSTOP: connections open, nothing answered), ready is 503 naming Redis
+    /// within its time bound and live still answers; thawed, ready again. (Against <c>REDIS_CONNECTION_STRING</c>, a
+    /// server the test does not own, only the first part runs.)
+    /// </summary>
     [Fact]
-    public async Task WithRedisConfiguredButUnreachable_ReadyIs503NamingRedis_WithinItsTimeBound()
+    public async Task WithRedis_ReadyChecksIt_AndIs503NamingItWhileItDoesNotAnswer()
     {
-        var (app, http, root) = await StartAsync(new Dictionary<string, string?>(), "--CastIron:Cluster:Redis=127.0.0.1:1");
+        using var redis = new Redis.Tests.RedisPeer();
+        var cluster = "health-" + Guid.NewGuid().ToString("N")[..8];
+        var (app, http, root) = await StartAsync(new Dictionary<string, string?>
+        {
+            ["CASTIRON_REDIS"] = redis.ConnectionString,
+            ["CASTIRON_CLUSTER_ID"] = cluster,
+            ["CASTIRON_SERVICE_ID"] = cluster,
+            ["CASTIRON_ADVERTISED_ADDRESS"] = "127.0.0.1",
+        });
         try
         {
             var ready = await GetAsync(http, "/health/ready");
-            Assert.True(ready.Status == HttpStatusCode.ServiceUnavailable, ready.Body.ToString());
-            var redis = Check(ready.Body, "redis");
-            Assert.Equal("unhealthy", redis.GetProperty("status").GetString());
-            Assert.StartsWith("Redis", redis.GetProperty("reason").GetString(), StringComparison.Ordinal);
-            Assert.True(ready.Took < TimeSpan.FromSeconds(4), $"/health/ready took {ready.Took}");
+            Assert.True(ready.Status == HttpStatusCode.OK, ready.Body.ToString());
+            var check = Check(ready.Body, "redis");
+            Assert.Equal("healthy", check.GetProperty("status").GetString());
+            Assert.StartsWith("PING answered in", check.GetProperty("reason").GetString(), StringComparison.Ordinal);
+            if (!string.IsNullOrWhiteSpace(System.Environment.GetEnvironmentVariable("REDIS_CONNECTION_STRING")))
+            {
+                return;
+            }
+
+            string pid;
+            using (var admin = await StackExchange.Redis.ConnectionMultiplexer.ConnectAsync(redis.ConnectionString + ",allowAdmin=true"))
+            {
+                var server = admin.GetServer(admin.GetEndPoints()[0]);
+                pid = (await server.InfoAsync("server")).SelectMany(g => g).Single(kv => kv.Key == "process_id").Value;
+            }
+
+            await SignalAsync("-STOP", pid);
+            try
+            {
+                var frozen = await GetAsync(http, "/health/ready");
+                Assert.True(frozen.Status == HttpStatusCode.ServiceUnavailable, frozen.Body.ToString());
+                var down = Check(frozen.Body, "redis");
+                Assert.Equal("unhealthy", down.GetProperty("status").GetString());
+                Assert.Equal("Redis did not answer within 2 s", down.GetProperty("reason").GetString());
+                Assert.True(frozen.Took < TimeSpan.FromSeconds(4), $"/health/ready took {frozen.Took}");
+                Assert.Equal(HttpStatusCode.OK, (await GetAsync(http, "/health/live")).Status);
+            }
+            finally
+            {
+                await SignalAsync("-CONT", pid);
+            }
+
+            await SiloFixture.WaitUntilAsync(async () => (await GetAsync(http, "/health/ready")).Status == HttpStatusCode.OK, () => "ready again once Redis answers");
         }
         finally
         {
             await StopAsync(app, http, root);
         }
+    }
+
+    private static async Task SignalAsync(string signal, string pid)
+    {
+        using var kill = Process.Start("kill", [signal, pid]);
+        await kill.WaitForExitAsync();
+        Assert.Equal(0, kill.ExitCode);
+    }
+
+    /// <summary>The check on its own, over a connection of its own, against a closed port: unhealthy within its bound.</summary>
+    [Fact]
+    public async Task RedisCheck_WithoutAClusterConnection_IsUnhealthyWithinItsBound_OnAClosedPort()
+    {
+        using var check = new Observability.RedisHealthCheck("127.0.0.1:1");
+        var clock = Stopwatch.StartNew();
+
+        var result = await check.CheckHealthAsync(new Microsoft.Extensions.Diagnostics.HealthChecks.HealthCheckContext());
+
+        Assert.Equal(Microsoft.Extensions.Diagnostics.HealthChecks.HealthStatus.Unhealthy, result.Status);
+        Assert.StartsWith("Redis", result.Description, StringComparison.Ordinal);
+        Assert.True(clock.Elapsed < TimeSpan.FromSeconds(3), $"took {clock.Elapsed}");
     }
 }
 

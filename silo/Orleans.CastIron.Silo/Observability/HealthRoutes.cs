@@ -40,10 +40,10 @@ public static class HealthRoutes
             checks.AddCheck<KafkaHealthCheck>("kafka", tags: [ReadyTag]);
         }
 
-        // The extension point for Redis: any connection string here is pinged, whatever else uses it (clustering).
+        // CASTIRON_REDIS: the cluster's Redis (membership, grain state, reminders, job timers) is pinged.
         if (castIron[RedisKey] is { Length: > 0 } redis && !string.Equals(redis.Trim(), "UNSET", StringComparison.OrdinalIgnoreCase))
         {
-            services.AddSingleton(new RedisHealthCheck(redis));
+            services.AddSingleton(sp => new RedisHealthCheck(redis, sp));
             checks.AddCheck<RedisHealthCheck>("redis", tags: [ReadyTag]);
         }
 

@@ -174,13 +174,16 @@ public sealed partial class KafkaHealthCheck : BoundedHealthCheck, IDisposable
 }
 
 /// <summary>
-/// Ready while Redis answers <c>PING</c>: registered when <c>CastIron:Cluster:Redis</c> holds a StackExchange.Redis
-/// connection string (<c>host:port[,password=...]</c>). One connection is kept for the checks, reconnecting by itself.
+/// Ready while Redis answers <c>PING</c>: registered when <c>CastIron:Cluster:Redis</c> (<c>CASTIRON_REDIS</c>) holds a
+/// StackExchange.Redis connection string. It pings over the cluster's own connection (the
+/// <see cref="IConnectionMultiplexer"/> the job timers use) when the silo has one, else over a connection of its own,
+/// kept for later checks and reconnecting by itself.
 /// </summary>
-public sealed class RedisHealthCheck(string connectionString) : BoundedHealthCheck, IDisposable
+public sealed class RedisHealthCheck(string connectionString, IServiceProvider? services = null) : BoundedHealthCheck, IDisposable
 {
     private readonly Lock _lock = new();
-    private Task<ConnectionMultiplexer>? _connection;
+    private Task<IConnectionMultiplexer>? _connection;
+    private bool _owned;
 
     protected override string What => "Redis";
 
@@ -191,29 +194,41 @@ public sealed class RedisHealthCheck(string connectionString) : BoundedHealthChe
         return HealthCheckResult.Healthy($"PING answered in {latency.TotalMilliseconds:0.#} ms");
     }
 
-    private Task<ConnectionMultiplexer> ConnectAsync()
+    private Task<IConnectionMultiplexer> ConnectAsync()
     {
         lock (_lock)
         {
             if (_connection is null || _connection.IsFaulted || _connection.IsCanceled)
             {
-                var options = ConfigurationOptions.Parse(connectionString);
-                // Not connected yet is an unhealthy answer, not an exception at start; it keeps trying in the background.
-                options.AbortOnConnectFail = false;
-                options.ConnectTimeout = (int)Timeout.TotalMilliseconds;
-                options.ClientName ??= "castiron-health";
-                _connection = ConnectionMultiplexer.ConnectAsync(options);
+                // Resolved off the request: the cluster's connection may still be connecting (synchronously).
+                _connection = Task.Run(async () => services?.GetService<IConnectionMultiplexer>() ?? await ConnectOwnAsync().ConfigureAwait(false));
             }
 
             return _connection;
         }
     }
 
+    private async Task<IConnectionMultiplexer> ConnectOwnAsync()
+    {
+        var options = ConfigurationOptions.Parse(connectionString);
+        // Not connected yet is an unhealthy answer, not an exception; it keeps trying in the background.
+        options.AbortOnConnectFail = false;
+        options.ConnectTimeout = (int)Timeout.TotalMilliseconds;
+        options.ClientName ??= "castiron-health";
+        var connection = await ConnectionMultiplexer.ConnectAsync(options).ConfigureAwait(false);
+        lock (_lock)
+        {
+            _owned = true;
+        }
+
+        return connection;
+    }
+
     public void Dispose()
     {
         lock (_lock)
         {
-            if (_connection is { IsCompletedSuccessfully: true })
+            if (_owned && _connection is { IsCompletedSuccessfully: true })
             {
                 _connection.Result.Dispose();
             }

@@ -3,6 +3,7 @@ using System.Text.Json.Serialization;
 using Microsoft.Extensions.Options;
 using Orleans.CastIron.Grains;
 using Orleans.CastIron.Silo.Api;
+using Orleans.CastIron.Silo.Observability;
 using Orleans.CastIron.Silo.Services;
 using Orleans.Dashboard;
 
@@ -95,6 +96,8 @@ public static class SiloHost
             o.SerializerOptions.Converters.Add(new JsonStringEnumConverter());
         });
 
+        builder.AddCastIronObservability(castIron);
+
         var app = builder.Build();
         var settingsLog = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("Orleans.CastIron.Silo.Settings");
         foreach (var warning in SeedEnvironment.NotApplicableWarnings(environment))
@@ -108,6 +111,7 @@ public static class SiloHost
         app.MapOpenApi();
         app.MapOrleansDashboard(routePrefix: "/dashboard");
         app.MapCastIronApi();
+        app.MapHealthRoutes();
         return app;
     }
 

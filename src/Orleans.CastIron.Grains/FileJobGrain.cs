@@ -1,8 +1,10 @@
+using System.Diagnostics;
 using System.Security.Cryptography;
 using Microsoft.Extensions.Options;
 using Orleans.CastIron.Grains.Services;
 using Orleans.CastIron.Grains.State;
 using Orleans.CastIron.Processing;
+using Orleans.CastIron.Telemetry;
 using Orleans.Runtime;
 
 namespace Orleans.CastIron.Grains;
@@ -184,6 +186,8 @@ internal sealed partial class FileJobGrain(
     /// <summary>Runs the machine from <paramref name="trigger"/> until it rests; returns the last answer to a command.</summary>
     private async Task<CommandAnswer?> InterpretAsync(FileJobTrigger trigger)
     {
+        // One span per call into the job, named after its trigger ("castiron.filejob ObjectSeen").
+        using var activity = StartActivity(trigger);
         CommandAnswer? answer = null;
         for (FileJobTrigger? next = trigger; next is not null;)
         {
@@ -206,6 +210,13 @@ internal sealed partial class FileJobGrain(
                     break;
                 }
             }
+        }
+
+        if (activity is not null)
+        {
+            activity.SetTag(CastIronTelemetry.JobIdTag, _current.Record?.JobId);
+            activity.SetTag("castiron.job.state", _current.GetType().Name);
+            activity.SetTag(CastIronTelemetry.StatusTag, _current.Record?.Status.ToString());
         }
 
         switch (_current)
@@ -244,25 +255,13 @@ internal sealed partial class FileJobGrain(
         switch (effect)
         {
             case MoveObject move:
-                try
-                {
-                    await store.MoveAsync(_bucket, move.From, move.To, move.Metadata);
-                }
-                catch (ObjectNotFoundException) when (move.MissingOk)
-                {
-                    LogFileVanished(move.From);
-                }
-                catch (ObjectNotFoundException)
-                {
-                    return new ObjectMissing();
-                }
-
-                return null;
+                return await MoveAsync(move);
             case WriteErrorLog log:
                 await store.WriteTextAsync(_bucket, log.Key, log.Text, log.Metadata);
                 return null;
             case WriteStatus write:
                 await statusStore.UpsertAsync(write.Record);
+                CastIronTelemetry.StatusTransitions.Add(1, new KeyValuePair<string, object?>(CastIronTelemetry.StatusTag, write.Record.Status.ToString()));
                 return null;
             case PublishJobEvent publish:
                 await jobEvents.PublishAsync(publish.Event);
@@ -322,6 +321,26 @@ internal sealed partial class FileJobGrain(
         }
     }
 
+    private async Task<FileJobTrigger?> MoveAsync(MoveObject move)
+    {
+        // The final move (to the archive, failed or canceled folder) is a span of its own.
+        using var activity = _current is Finalizing ? StartMoveActivity(move) : null;
+        try
+        {
+            await store.MoveAsync(_bucket, move.From, move.To, move.Metadata);
+        }
+        catch (ObjectNotFoundException) when (move.MissingOk)
+        {
+            LogFileVanished(move.From);
+        }
+        catch (ObjectNotFoundException)
+        {
+            return new ObjectMissing();
+        }
+
+        return null;
+    }
+
     private FileJobTrigger Match(MatchConfig match)
     {
         if (snapshots.Current.Match(match.Key, match.ContentType, options.Value.MatchContentType) is not { } processor)
@@ -361,6 +380,40 @@ internal sealed partial class FileJobGrain(
                 LogFinished(record.FileName, record.Status, record.Reason);
                 break;
         }
+    }
+
+    private Activity? StartActivity(FileJobTrigger trigger)
+    {
+        if (!CastIronTelemetry.Source.HasListeners())
+        {
+            return null;
+        }
+
+        var activity = CastIronTelemetry.Source.StartActivity("castiron.filejob");
+        if (activity is not null)
+        {
+            var name = trigger.GetType().Name;
+            activity.DisplayName = $"castiron.filejob {name}";
+            activity.SetTag(CastIronTelemetry.FileIdTag, FileId);
+            activity.SetTag("castiron.job.trigger", name);
+            activity.SetTag(CastIronTelemetry.JobIdTag, _current.Record?.JobId);
+        }
+
+        return activity;
+    }
+
+    private Activity? StartMoveActivity(MoveObject move)
+    {
+        var activity = CastIronTelemetry.Source.StartActivity("castiron.final_move");
+        if (activity is not null)
+        {
+            activity.SetTag(CastIronTelemetry.FileIdTag, FileId);
+            activity.SetTag(CastIronTelemetry.JobIdTag, _current.Record?.JobId);
+            activity.SetTag("castiron.move.from", move.From);
+            activity.SetTag("castiron.move.to", move.To);
+        }
+
+        return activity;
     }
 
     private IDisposable? BeginScope() =>

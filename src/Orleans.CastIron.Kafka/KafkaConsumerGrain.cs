@@ -3,6 +3,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Orleans.CastIron.Streaming.Kafka;
+using Orleans.CastIron.Telemetry;
 using Orleans.Streams;
 using Orleans.Streams.Core;
 
@@ -34,6 +35,9 @@ public readonly record struct KafkaRecordOutcome(string? DeadLetterReason)
 public abstract partial class KafkaConsumerGrain : Grain, IAsyncObserver<KafkaRecord>, IStreamSubscriptionObserver
 {
     private const string DefaultWork = "the consumer";
+
+    /// <summary>How the reason of a record given up on at its deadline starts.</summary>
+    private const string TimeoutPrefix = "timeout: ";
 
     private readonly Dictionary<(string Topic, int Partition), long> _finished = [];
     private readonly Dictionary<(string Topic, int Partition), (long Offset, string Reason)> _owedDeadLetters = [];
@@ -90,8 +94,12 @@ public abstract partial class KafkaConsumerGrain : Grain, IAsyncObserver<KafkaRe
         else
         {
             Finish(item);
+            Count(item, "handled");
         }
     }
+
+    private static void Count(KafkaRecord record, string outcome) =>
+        CastIronTelemetry.Payloads.Add(1, new KeyValuePair<string, object?>(CastIronTelemetry.TopicTag, record.Topic), new KeyValuePair<string, object?>(CastIronTelemetry.PayloadOutcomeTag, outcome));
 
     public Task OnErrorAsync(Exception ex) => Task.CompletedTask;
 
@@ -118,7 +126,7 @@ public abstract partial class KafkaConsumerGrain : Grain, IAsyncObserver<KafkaRe
             // Whatever ended the wait at the deadline (the wait itself, the handler's cancellation or its failure
             // as the token fired): the handler's own outcome is logged when it comes.
             _ = ObserveAbandonedAsync(handling, record.ToString());
-            return KafkaRecordOutcome.DeadLetter($"timeout: {CurrentWork} did not finish within {_handlerTimeout}");
+            return KafkaRecordOutcome.DeadLetter($"{TimeoutPrefix}{CurrentWork} did not finish within {_handlerTimeout}");
         }
     }
 
@@ -157,6 +165,7 @@ public abstract partial class KafkaConsumerGrain : Grain, IAsyncObserver<KafkaRe
         }
 
         Finish(record);
+        Count(record, reason.StartsWith(TimeoutPrefix, StringComparison.Ordinal) ? "timeout" : "dead_lettered");
     }
 
     private void Finish(KafkaRecord record)

@@ -1,4 +1,5 @@
 using Microsoft.Extensions.Options;
+using Orleans.CastIron.Telemetry;
 using Orleans.Runtime;
 
 namespace Orleans.CastIron.Grains.Services;
@@ -110,6 +111,15 @@ public sealed partial class IntakeService(
                 if (snapshots.Current.InboxOwner(bucketEvent.Key) is not null && (listed || FileIds.OfRenamed(bucketEvent.Key, bucketEvent.UserMetadata) is null))
                 {
                     var fileId = FileIds.For(bucketEvent.Bucket, bucketEvent.Key, bucketEvent.ETag ?? "", bucketEvent.UserMetadata);
+                    // The root of a file's trace: its job's calls, attempt and final move follow from here.
+                    using var activity = CastIronTelemetry.Source.StartActivity("castiron.intake");
+                    if (activity is not null)
+                    {
+                        activity.SetTag(CastIronTelemetry.FileIdTag, fileId);
+                        activity.SetTag(CastIronTelemetry.ObjectKeyTag, bucketEvent.Key);
+                        activity.SetTag("castiron.intake.source", listed ? "listing" : "event");
+                    }
+
                     await grains.GetGrain<IFileJobGrain>(fileId).ObjectSeenAsync(bucketEvent).ConfigureAwait(false);
                 }
 

@@ -1,5 +1,7 @@
+using System.Diagnostics;
 using Microsoft.Extensions.Options;
 using Orleans.CastIron.Processing;
+using Orleans.CastIron.Telemetry;
 using Orleans.Runtime;
 
 namespace Orleans.CastIron.Grains.Services;
@@ -75,7 +77,8 @@ public sealed partial class JobRunner(
             }
 
             lane.Limit = configLimit;
-            var request = new SlotRequest(fileId, jobId, lane);
+            // The attempt is traced under the job that asked for its slot (its FileJob call).
+            var request = new SlotRequest(fileId, jobId, lane, Activity.Current?.Context ?? default);
             lane.Queue.AddLast(request);
             _waiting[jobId] = request;
             if (lane.Queue.Count == 1 && lane.Turn is null)
@@ -171,6 +174,17 @@ public sealed partial class JobRunner(
 
     private async Task GrantAsync(SlotRequest request)
     {
+        // Not under whatever freed the slot (another job's attempt): under the job that asked for it.
+        if (Activity.Current is not null)
+        {
+            Activity.Current = null;
+        }
+
+        var activity = CastIronTelemetry.Source.StartActivity("castiron.attempt", ActivityKind.Internal, request.Parent);
+        activity?.SetTag(CastIronTelemetry.FileIdTag, request.FileId);
+        activity?.SetTag(CastIronTelemetry.JobIdTag, request.JobId);
+        activity?.SetTag(CastIronTelemetry.ConfigTag, request.Lane.ConfigKey);
+
         // Reserved before the job is asked, so a cancel or a stop in the meantime finds it.
         var active = new ActiveRun(attempt: 0);
         lock (_lock)
@@ -192,6 +206,8 @@ public sealed partial class JobRunner(
 
         if (run is null)
         {
+            activity?.SetTag(CastIronTelemetry.AttemptOutcomeTag, "not_started");
+            activity?.Dispose();
             Forget(request.JobId, active);
             Release(request.Lane);
             return;
@@ -204,13 +220,15 @@ public sealed partial class JobRunner(
             start = _accepting;
             if (start)
             {
-                active.Task = Task.Run(() => RunAsync(request.Lane, run, active));
+                active.Task = Task.Run(() => RunAsync(request.Lane, run, active, activity));
             }
         }
 
         if (!start)
         {
             // The silo began stopping while the job was asked: the attempt is not started; it runs after the restart, uncounted.
+            activity?.SetTag(CastIronTelemetry.AttemptOutcomeTag, "not_started");
+            activity?.Dispose();
             Forget(request.JobId, active);
             Release(request.Lane);
         }
@@ -229,9 +247,10 @@ public sealed partial class JobRunner(
         active.Cancel.Dispose();
     }
 
-    private async Task RunAsync(ConfigLane lane, ProcessorRunRequest run, ActiveRun active)
+    private async Task RunAsync(ConfigLane lane, ProcessorRunRequest run, ActiveRun active, Activity? activity)
     {
         ProcessorOutcome? outcome;
+        var started = Stopwatch.GetTimestamp();
         try
         {
             outcome = await executor.ExecuteAsync(run, active.Cancel.Token, _shutdown.Token).ConfigureAwait(false);
@@ -241,6 +260,7 @@ public sealed partial class JobRunner(
             outcome = new ProcessorOutcome { JobId = run.JobId, Attempt = run.Attempt, Kind = ProcessorOutcomeKind.Failed, Reason = $"{ex.GetType().Name}: {ex.Message}", Retryable = true, Output = ex.ToString() };
         }
 
+        Measure(run, outcome, Stopwatch.GetElapsedTime(started), activity);
         lock (_lock)
         {
             active.Reporting = true;
@@ -257,8 +277,36 @@ public sealed partial class JobRunner(
         }
         finally
         {
+            activity?.Dispose();
             Forget(run.JobId, active);
             Release(lane);
+        }
+    }
+
+    /// <summary>Records the attempt's duration and end (<c>abandoned</c>: cut short by the silo stopping).</summary>
+    private static void Measure(ProcessorRunRequest run, ProcessorOutcome? outcome, TimeSpan elapsed, Activity? activity)
+    {
+        var kind = CastIronTelemetry.KindName(run.Config.Kind);
+        var ended = outcome?.Kind switch
+        {
+            ProcessorOutcomeKind.Succeeded => "succeeded",
+            ProcessorOutcomeKind.Failed => "failed",
+            ProcessorOutcomeKind.Canceled => "canceled",
+            _ => "abandoned",
+        };
+        var tags = new TagList { { CastIronTelemetry.ProcessorKindTag, kind }, { CastIronTelemetry.AttemptOutcomeTag, ended } };
+        CastIronTelemetry.ProcessingDuration.Record(elapsed.TotalSeconds, tags);
+        CastIronTelemetry.Attempts.Add(1, tags);
+        if (activity is not null)
+        {
+            activity.SetTag(CastIronTelemetry.AttemptTag, run.Attempt);
+            activity.SetTag(CastIronTelemetry.ProcessorKindTag, kind);
+            activity.SetTag(CastIronTelemetry.AttemptOutcomeTag, ended);
+            activity.SetTag(CastIronTelemetry.ObjectKeyTag, run.ObjectKey);
+            if (outcome?.Kind == ProcessorOutcomeKind.Failed)
+            {
+                activity.SetStatus(ActivityStatusCode.Error, outcome.Reason);
+            }
         }
     }
 
@@ -347,7 +395,7 @@ public sealed partial class JobRunner(
         public LinkedListNode<ConfigLane>? Turn { get; set; }
     }
 
-    private sealed record SlotRequest(string FileId, string JobId, ConfigLane Lane);
+    private sealed record SlotRequest(string FileId, string JobId, ConfigLane Lane, ActivityContext Parent);
 
     private sealed class ActiveRun(int attempt)
     {

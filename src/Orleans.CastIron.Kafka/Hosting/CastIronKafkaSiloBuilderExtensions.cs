@@ -8,6 +8,7 @@ using Orleans.CastIron.Kafka;
 using Orleans.CastIron.Storage;
 using Orleans.CastIron.Streaming.Kafka;
 using Orleans.CastIron.Streaming.Kafka.Providers;
+using Orleans.Runtime;
 
 namespace Orleans.Hosting;
 
@@ -39,6 +40,7 @@ public static class CastIronKafkaSiloBuilderExtensions
         }).ValidateOnStart();
         builder.Services.AddSingleton<IValidateOptions<CastIronKafkaOptions>, CastIronKafkaOptionsValidator>();
         builder.Services.TryAddSingleton<IKafkaDeadLetterSink>(sp => new KafkaDeadLetterTopics(sp.GetRequiredKeyedService<KafkaDeadLetters>(CastIronKafkaOptions.StreamProvider)));
+        builder.Services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>, KafkaTelemetry>();
         builder.Services.AddSingleton<KafkaJobEventSink>();
         builder.Services.TryAddSingleton<MemoryJobEventFeed>();
         // To pizza-tracker, and still readable per job over the API.

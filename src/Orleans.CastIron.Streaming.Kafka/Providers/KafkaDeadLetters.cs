@@ -24,6 +24,12 @@ public sealed partial class KafkaDeadLetters(
             MessageMaxBytes = Math.Max(options.MaxMessageBytes + 64 * 1024, 1_000_000),
         }));
 
+    /// <summary>
+    /// Raised once the broker has a dead letter: the record, the dead-letter topic and the reason (for metrics; a
+    /// handler must be quick and must not throw).
+    /// </summary>
+    public event Action<KafkaRecord, string, string>? DeadLettered;
+
     /// <summary>Dead-letters <paramref name="record"/> and waits until the broker has it.</summary>
     public async Task SendAsync(KafkaRecord record, string reason, CancellationToken cancellationToken = default)
     {
@@ -43,6 +49,7 @@ public sealed partial class KafkaDeadLetters(
             Headers = headers,
         }, cancellationToken).ConfigureAwait(false);
         LogDeadLettered(record.ToString(), topic, reason);
+        DeadLettered?.Invoke(record, topic, reason);
     }
 
     public void Dispose()

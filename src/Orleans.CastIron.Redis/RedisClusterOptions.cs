@@ -59,5 +59,26 @@ public sealed class RedisClusterOptions
         {
             yield return "CastIron:Cluster:ServiceId (CASTIRON_SERVICE_ID) must not be empty";
         }
+
+        if (!string.IsNullOrWhiteSpace(AdvertisedAddress) && !System.Net.IPAddress.TryParse(AdvertisedAddress, out _))
+        {
+            string? problem = null;
+            try
+            {
+                if (!System.Net.Dns.GetHostAddresses(AdvertisedAddress).Any(a => a.AddressFamily == System.Net.Sockets.AddressFamily.InterNetwork))
+                {
+                    problem = "it has no IPv4 address";
+                }
+            }
+            catch (System.Net.Sockets.SocketException ex)
+            {
+                problem = ex.Message;
+            }
+
+            if (problem is not null)
+            {
+                yield return $"CastIron:Cluster:AdvertisedAddress (CASTIRON_ADVERTISED_ADDRESS) '{AdvertisedAddress}' cannot be resolved: {problem}";
+            }
+        }
     }
 }

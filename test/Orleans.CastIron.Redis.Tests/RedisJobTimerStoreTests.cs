@@ -75,3 +75,17 @@ public class RedisJobTimerStoreTests(RedisPeer redis)
         Assert.Empty(await other.DueAsync(T0, 10));
     }
 }
+
+public class RedisClusterOptionsTests
+{
+    [Fact]
+    public void Settings_AreCheckedNamingTheVariable_OnlyWhenRedisIsSet()
+    {
+        Assert.Empty(new RedisClusterOptions { Redis = "UNSET", ClusterId = "" }.Validate());
+        var problems = new RedisClusterOptions { Redis = "redis:6379", ClusterId = " ", AdvertisedAddress = "no-such-host.invalid" }.Validate().ToList();
+
+        Assert.Contains(problems, p => p.StartsWith("CastIron:Cluster:ClusterId (CASTIRON_CLUSTER_ID)", StringComparison.Ordinal));
+        Assert.Contains(problems, p => p.StartsWith("CastIron:Cluster:AdvertisedAddress (CASTIRON_ADVERTISED_ADDRESS) 'no-such-host.invalid' cannot be resolved", StringComparison.Ordinal));
+        Assert.Empty(new RedisClusterOptions { Redis = "redis:6379", AdvertisedAddress = "10.1.2.3" }.Validate());
+    }
+}

@@ -27,9 +27,13 @@ public static class KafkaStreamClusterControl
     {
         ArgumentNullException.ThrowIfNull(management);
         var states = await management.SendControlCommandToProvider<PersistentStreamProvider>(provider, (int)PersistentStreamProviderCommand.GetAgentsState).ConfigureAwait(false);
-        // The state crosses silos as a boxed enum or, depending on the path, its number.
-        return states.Length > 0 && states.All(s => s is not null && Convert.ToInt32(s, System.Globalization.CultureInfo.InvariantCulture) == (int)Orleans.Configuration.StreamLifecycleOptions.RunState.AgentsStopped);
+        return states.Length > 0 && states.All(IsStopped);
     }
+
+    /// <summary>True when <paramref name="agentsState"/>, a provider's answer to <c>GetAgentsState</c>, says stopped.</summary>
+    public static bool IsStopped(object? agentsState) =>
+        // The state crosses silos as a boxed enum or, depending on the path, its number.
+        agentsState is not null && Convert.ToInt32(agentsState, System.Globalization.CultureInfo.InvariantCulture) == (int)Orleans.Configuration.StreamLifecycleOptions.RunState.AgentsStopped;
 
     /// <summary>Every queue read anywhere in the cluster, with the silo reading it.</summary>
     public static async Task<IReadOnlyList<KafkaQueueStatus>> QueuesAsync(this IManagementGrain management, string provider)

@@ -1,5 +1,6 @@
 using Orleans.CastIron.Grains;
 using Orleans.CastIron.Grains.Services;
+using Orleans.CastIron.Streaming.Kafka;
 using Orleans.Providers.Streams.Common;
 using Orleans.Providers;
 using Orleans.Streams;
@@ -43,7 +44,7 @@ public sealed partial class IntakeSwitchFollower(
         if (services.GetKeyedService<IStreamProvider>(Kafka.CastIronKafkaOptions.StreamProvider) is IControllable kafka)
         {
             var state = await kafka.ExecuteCommand((int)PersistentStreamProviderCommand.GetAgentsState, null).ConfigureAwait(false);
-            var stopped = state is not null && Convert.ToInt32(state, System.Globalization.CultureInfo.InvariantCulture) == (int)Orleans.Configuration.StreamLifecycleOptions.RunState.AgentsStopped;
+            var stopped = KafkaStreamClusterControl.IsStopped(state);
             if (paused != stopped)
             {
                 await kafka.ExecuteCommand((int)(paused ? PersistentStreamProviderCommand.StopAgents : PersistentStreamProviderCommand.StartAgents), null).ConfigureAwait(false);

@@ -20,11 +20,13 @@ public sealed class JobTimerStoreTests : IDisposable
         await store.SetAsync(Id(3), T0.AddSeconds(20));
         await store.SetAsync(Id(3), T0.AddHours(1)); // moved
 
-        Assert.Equal([Id(2), Id(1)], (await store.DueAsync(T0.AddSeconds(30), 10)).Select(t => t.FileId));
+        Assert.Equal([Id(2), Id(1)], (await store.ClaimDueAsync(T0.AddSeconds(30), 10, T0.AddSeconds(60))).Select(t => t.FileId));
+        // Claimed until a minute: not due again before, and a restart keeps the claim's time.
+        Assert.Empty(await store.ClaimDueAsync(T0.AddSeconds(59), 10, T0.AddSeconds(90)));
 
         var reloaded = new FolderJobTimerStore(_folder);
         Assert.Equal(3, reloaded.Count);
-        Assert.Equal([new JobTimer(Id(2), T0.AddSeconds(10)), new JobTimer(Id(1), T0.AddSeconds(30))], await reloaded.DueAsync(T0.AddMinutes(1), 10));
+        Assert.Equal(new[] { new JobTimer(Id(1), T0.AddSeconds(90)), new JobTimer(Id(2), T0.AddSeconds(90)) }.OrderBy(t => t.FileId, StringComparer.Ordinal), (await reloaded.ClaimDueAsync(T0.AddMinutes(1), 10, T0.AddSeconds(90))).OrderBy(t => t.FileId, StringComparer.Ordinal));
         Assert.Equal(T0.AddHours(1), (await reloaded.PageAsync(null, 10)).Single(t => t.FileId == Id(3)).At);
     }
 

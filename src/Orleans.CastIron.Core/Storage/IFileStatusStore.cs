@@ -26,7 +26,8 @@ public interface IJobEventSink
 /// <summary>
 /// One durable one-shot timer per file job (its "wake"): what brings an in-flight job back after a crash, a retry
 /// when it is due, and a final job's retention end, without sweeping status records. A Redis sorted set is the
-/// production shape; the embedded default keeps one small file per timer.
+/// production shape; the embedded default keeps one small file per timer. Each timer fires on one silo of the
+/// cluster at a time.
 /// </summary>
 public interface IJobTimerStore
 {
@@ -36,8 +37,12 @@ public interface IJobTimerStore
     /// <summary>Removes the timer of <paramref name="fileId"/>; with <paramref name="onlyIfAt"/>, only if it is still set to that time (a job that set a new one keeps it).</summary>
     Task RemoveAsync(string fileId, DateTimeOffset? onlyIfAt = null, CancellationToken cancellationToken = default);
 
-    /// <summary>Up to <paramref name="limit"/> timers due at <paramref name="now"/>, earliest first.</summary>
-    Task<IReadOnlyList<JobTimer>> DueAsync(DateTimeOffset now, int limit, CancellationToken cancellationToken = default);
+    /// <summary>
+    /// Claims up to <paramref name="limit"/> timers due at <paramref name="now"/>, earliest first: each is moved to
+    /// <paramref name="claimUntil"/> in the same step, so the silos of a cluster never fire one timer together, and a
+    /// silo that dies holding a claim lets it fire again at that time. The timers are returned at their new time.
+    /// </summary>
+    Task<IReadOnlyList<JobTimer>> ClaimDueAsync(DateTimeOffset now, int limit, DateTimeOffset claimUntil, CancellationToken cancellationToken = default);
 
     /// <summary>Every timer, a page at a time, in file-id order after <paramref name="after"/> (silo start wakes them all).</summary>
     Task<IReadOnlyList<JobTimer>> PageAsync(string? after, int limit, CancellationToken cancellationToken = default);

@@ -372,11 +372,22 @@ public sealed partial class IntakeService(
         }
     }
 
-    /// <summary>After a start: every job with a timer is woken, then every registered inbox is listed.</summary>
+    /// <summary>
+    /// After the cluster's start: every job with a timer is woken, then every registered inbox is listed. A silo
+    /// joining a running cluster does neither: the silo that started it did, and what a silo leaves behind when it
+    /// dies is re-offered by <see cref="WatchMembershipAsync"/> and the timers (waking every timer at each join would
+    /// cost one call per file still within retention).
+    /// </summary>
     private async Task RecoverAsync(string bucket, CancellationToken stopping)
     {
         try
         {
+            if (OlderLiveSilo() is { } older)
+            {
+                LogJoinedRunningCluster(older.ToString());
+                return;
+            }
+
             await timers.WakeAllAsync(stopping).ConfigureAwait(false);
             await ListForRecoveryAsync(bucket, stopping).ConfigureAwait(false);
         }
@@ -387,6 +398,20 @@ public sealed partial class IntakeService(
         {
             LogRecoveryFailed(ex);
         }
+    }
+
+    /// <summary>
+    /// A live silo that started before this one (its generation is older; the address breaks a tie), or null. Of silos
+    /// starting together after the whole cluster went down, exactly one sees none and recovers.
+    /// </summary>
+    private SiloAddress? OlderLiveSilo()
+    {
+        var self = silo.SiloAddress;
+        return membership.CurrentSnapshot.Members.Values
+            .Where(m => m.Status is SiloStatus.Active or SiloStatus.Joining && !m.SiloAddress.Equals(self))
+            .Select(m => m.SiloAddress)
+            .FirstOrDefault(other => other.Generation < self.Generation
+                || (other.Generation == self.Generation && string.CompareOrdinal(other.ToParsableString(), self.ToParsableString()) < 0));
     }
 
     /// <summary>Lists every registered inbox (files to their jobs) and processing folder (tracked files whose job state is gone).</summary>
@@ -481,6 +506,9 @@ public sealed partial class IntakeService(
 
     [LoggerMessage(20, LogLevel.Warning, "Silo {Silo} left the cluster without stopping: listing the inboxes and processing folders for the jobs it was holding")]
     private partial void LogSiloLost(string silo);
+
+    [LoggerMessage(21, LogLevel.Information, "Joined a running cluster (silo {Older} started before this one): no recovery at start")]
+    private partial void LogJoinedRunningCluster(string older);
 
     [LoggerMessage(4, LogLevel.Error, "Recovery at start failed")]
     private partial void LogRecoveryFailed(Exception exception);

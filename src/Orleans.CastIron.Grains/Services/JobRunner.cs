@@ -13,12 +13,14 @@ namespace Orleans.CastIron.Grains.Services;
 /// which runs off the grain's scheduler. Configs take turns, so one config's backlog cannot starve another.
 /// On a graceful stop no new attempt starts, waiting jobs stay where they are, and running processors get
 /// <see cref="ProcessingOptions.ShutdownGracePeriod"/> to finish and report; those still running are abandoned and
-/// run again after the restart. Job folders of dead silo processes are removed at start.
+/// run again after the restart. Job folders of dead silo processes are removed at start and whenever a silo of the
+/// cluster dies (a killed silo on this machine leaves its attempts' folders behind).
 /// </summary>
 public sealed partial class JobRunner(
     IGrainFactory grains,
     ProcessorExecutor executor,
     IOptions<ProcessingOptions> options,
+    IClusterMembershipService membership,
     ILogger<JobRunner> logger) : ILifecycleParticipant<ISiloLifecycle>
 {
     private static readonly TimeSpan MaxReportDelay = TimeSpan.FromSeconds(30);
@@ -29,6 +31,8 @@ public sealed partial class JobRunner(
     private readonly Dictionary<string, SlotRequest> _waiting = new(StringComparer.Ordinal);
     private readonly Dictionary<string, ActiveRun> _runs = new(StringComparer.Ordinal);
     private readonly CancellationTokenSource _shutdown = new();
+    private readonly CancellationTokenSource _stopping = new();
+    private Task _watching = Task.CompletedTask;
     private int _busy;
     private bool _accepting = true;
 
@@ -354,17 +358,47 @@ public sealed partial class JobRunner(
 
     private Task StartAsync(CancellationToken cancellationToken)
     {
+        CleanOrphans();
+        _watching = Task.Run(() => CleanWhenSilosDieAsync(_stopping.Token), CancellationToken.None);
+        return Task.CompletedTask;
+    }
+
+    private async Task CleanWhenSilosDieAsync(CancellationToken stopping)
+    {
+        var dead = new HashSet<SiloAddress>();
+        try
+        {
+            await foreach (var snapshot in membership.MembershipUpdates.WithCancellation(stopping).ConfigureAwait(false))
+            {
+                // Count() first: every newly dead silo is remembered, not only the first.
+                if (snapshot.Members.Values.Where(m => m.Status == SiloStatus.Dead).Count(m => dead.Add(m.SiloAddress)) > 0)
+                {
+                    CleanOrphans();
+                }
+            }
+        }
+        catch (OperationCanceledException) when (stopping.IsCancellationRequested)
+        {
+        }
+        catch (Exception ex)
+        {
+            LogOrphanWatchFailed(ex);
+        }
+    }
+
+    private void CleanOrphans()
+    {
         var removed = executor.CleanOrphanedJobFolders();
         if (removed > 0)
         {
             LogOrphansRemoved(removed, executor.WorkRoot);
         }
-
-        return Task.CompletedTask;
     }
 
     private async Task StopAsync(CancellationToken cancellationToken)
     {
+        await _stopping.CancelAsync().ConfigureAwait(false);
+        await _watching.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
         Task[] running;
         lock (_lock)
         {
@@ -416,6 +450,9 @@ public sealed partial class JobRunner(
 
     [LoggerMessage(3, LogLevel.Error, "Could not report the end of job {JobId} attempt {Attempt}; its timer runs it again")]
     private partial void LogReportAbandoned(Exception exception, string jobId, int attempt);
+
+    [LoggerMessage(9, LogLevel.Warning, "Watching the cluster for dead silos' job folders failed; they are removed at the next start")]
+    private partial void LogOrphanWatchFailed(Exception exception);
 
     [LoggerMessage(4, LogLevel.Information, "Removed {Count} job folder(s) left in '{WorkRoot}' by stopped silos")]
     private partial void LogOrphansRemoved(int count, string workRoot);

@@ -1,9 +1,10 @@
 namespace Orleans.CastIron.Grains.Services;
 
 /// <summary>
-/// Fires the jobs' durable one-shot timers (<see cref="IJobTimerStore"/>): at silo start every timer's job is woken
-/// whatever its time (what was in flight when the silo went resumes now), then each timer when it is due. A timer is
-/// removed once its job handled the wake, unless the job set a new time meanwhile.
+/// Fires the jobs' durable one-shot timers (<see cref="IJobTimerStore"/>): when the cluster starts every timer's job
+/// is woken whatever its time (what was in flight when the cluster went resumes now), then each timer when it is due,
+/// on one silo of the cluster (the store's claim). A timer is removed once its job handled the wake, unless the job set
+/// a new time meanwhile.
 /// </summary>
 public sealed partial class JobTimerPump(
     IGrainFactory grains,
@@ -47,7 +48,10 @@ public sealed partial class JobTimerPump(
         {
             try
             {
-                var due = await timers.DueAsync(time.GetUtcNow(), Page, stopping).ConfigureAwait(false);
+                // A claim lasts one recovery interval: a wake that fails, or a silo that dies while waking, lets the
+                // timer fire again then (on any silo), so a failing job neither spins nor holds up the timers behind it.
+                var now = time.GetUtcNow();
+                var due = await timers.ClaimDueAsync(now, Page, now + options.Value.RecoveryInterval, stopping).ConfigureAwait(false);
                 await Parallel.ForEachAsync(due, new ParallelOptions { MaxDegreeOfParallelism = Parallelism, CancellationToken = stopping }, async (timer, _) =>
                 {
                     await WakeAsync(timer, removeWhenDone: true).ConfigureAwait(false);
@@ -76,26 +80,13 @@ public sealed partial class JobTimerPump(
             await grains.GetGrain<IFileJobGrain>(timer.FileId).ResumeAsync().ConfigureAwait(false);
             if (removeWhenDone)
             {
+                // Only the claim: a job that set a new time while handling the wake keeps it.
                 await timers.RemoveAsync(timer.FileId, onlyIfAt: timer.At).ConfigureAwait(false);
             }
         }
         catch (Exception ex) when (ex is not OperationCanceledException)
         {
-            // Tried again after the recovery interval, so a job that keeps failing neither spins nor holds up the
-            // timers behind it.
             LogWakeFailed(ex, timer.FileId, options.Value.RecoveryInterval);
-            try
-            {
-                var retry = time.GetUtcNow() + options.Value.RecoveryInterval;
-                if (retry > timer.At)
-                {
-                    await timers.SetAsync(timer.FileId, retry).ConfigureAwait(false);
-                }
-            }
-            catch (Exception storeFailure) when (storeFailure is not OperationCanceledException)
-            {
-                LogPumpFailed(storeFailure);
-            }
         }
     }
 

@@ -28,6 +28,15 @@ public sealed class RedisJobTimerStore(IConnectionMultiplexer redis, string keyP
         return 1
         """;
 
+    // Due timers are moved to the claim's end in the same script that reads them: one silo fires each.
+    private const string ClaimScript = """
+        local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, tonumber(ARGV[2]))
+        for _, id in ipairs(due) do
+          redis.call('ZADD', KEYS[1], ARGV[3], id)
+        end
+        return due
+        """;
+
     private readonly RedisKey _byTime = $"{keyPrefix}:timers:by-time";
     private readonly RedisKey _byId = $"{keyPrefix}:timers:by-id";
 
@@ -46,10 +55,11 @@ public sealed class RedisJobTimerStore(IConnectionMultiplexer redis, string keyP
         return Database.ScriptEvaluateAsync(RemoveScript, [_byTime, _byId], [fileId, at]);
     }
 
-    public async Task<IReadOnlyList<JobTimer>> DueAsync(DateTimeOffset now, int limit, CancellationToken cancellationToken = default)
+    public async Task<IReadOnlyList<JobTimer>> ClaimDueAsync(DateTimeOffset now, int limit, DateTimeOffset claimUntil, CancellationToken cancellationToken = default)
     {
-        var entries = await Database.SortedSetRangeByScoreWithScoresAsync(_byTime, double.NegativeInfinity, now.ToUnixTimeMilliseconds(), take: limit).ConfigureAwait(false);
-        return [.. entries.Select(e => new JobTimer(e.Element!, DateTimeOffset.FromUnixTimeMilliseconds((long)e.Score)))];
+        var claimed = (RedisResult[]?)await Database.ScriptEvaluateAsync(ClaimScript, [_byTime], [now.ToUnixTimeMilliseconds(), limit, claimUntil.ToUnixTimeMilliseconds()]).ConfigureAwait(false) ?? [];
+        var at = DateTimeOffset.FromUnixTimeMilliseconds(claimUntil.ToUnixTimeMilliseconds());
+        return [.. claimed.Select(id => new JobTimer((string)id!, at))];
     }
 
     public async Task<IReadOnlyList<JobTimer>> PageAsync(string? after, int limit, CancellationToken cancellationToken = default)

@@ -107,11 +107,18 @@ public sealed class FolderJobTimerStore : IJobTimerStore
         return Task.CompletedTask;
     }
 
-    public Task<IReadOnlyList<JobTimer>> DueAsync(DateTimeOffset now, int limit, CancellationToken cancellationToken = default)
+    public Task<IReadOnlyList<JobTimer>> ClaimDueAsync(DateTimeOffset now, int limit, DateTimeOffset claimUntil, CancellationToken cancellationToken = default)
     {
         lock (_lock)
         {
-            return Task.FromResult<IReadOnlyList<JobTimer>>([.. _byTime.TakeWhile(t => t.At <= now).Take(limit).Select(t => new JobTimer(t.FileId, t.At))]);
+            var due = _byTime.TakeWhile(t => t.At <= now).Take(limit).Select(t => t.FileId).ToList();
+            foreach (var fileId in due)
+            {
+                Stamp(PathOf(fileId), claimUntil.UtcDateTime);
+                Index(fileId, claimUntil);
+            }
+
+            return Task.FromResult<IReadOnlyList<JobTimer>>([.. due.Select(id => new JobTimer(id, claimUntil))]);
         }
     }
 

@@ -11,7 +11,7 @@ namespace Orleans.CastIron.Silo.Tests;
 /// behind ClickHouse's HTTP interface): a file's whole life in the seed's table, the API reading from it, and
 /// ClickHouse stopped and started mid-run.
 /// </summary>
-[Collection(ClickHouseSiloCollection.Name)]
+[Collection(ClusterPeersCollection.Name)]
 public sealed class ClickHouseSiloTests(Orleans.CastIron.ClickHousePeer.ClickHousePeer server)
 {
     private static string Example(string name) => Path.Combine(AppContext.BaseDirectory, "examples", name);
@@ -92,10 +92,4 @@ public sealed class ClickHouseSiloTests(Orleans.CastIron.ClickHousePeer.ClickHou
         var parameters = new ClickHouseParameterCollection { new ClickHouseDbParameter { ParameterName = "id", Value = id } };
         return (await client.ExecuteScalarAsync(sql, parameters, null, CancellationToken.None))?.ToString();
     }
-}
-
-[CollectionDefinition(Name)]
-public sealed class ClickHouseSiloCollection : ICollectionFixture<Orleans.CastIron.ClickHousePeer.ClickHousePeer>
-{
-    public const string Name = "clickhouse";
 }

@@ -12,7 +12,7 @@ namespace Orleans.CastIron.Silo.Tests;
 /// The seed's README walkthrough against a real S3 server, the silo as a user runs it (seed variables, shipped
 /// settings): driven by real bucket notifications pushed to the webhook, then again with no notifications at all.
 /// </summary>
-[Collection(S3Collection.Name)]
+[Collection(ClusterPeersCollection.Name)]
 public sealed class S3WalkthroughTests(S3Peer peer) : IAsyncLifetime
 {
     private readonly string _bucket = S3Peer.NewBucket("etl");

@@ -1,0 +1,145 @@
+using System.Net.Http.Json;
+using Confluent.Kafka;
+using Orleans.CastIron.Redis.Tests;
+using Orleans.CastIron.Streaming.Kafka.Tests;
+using Xunit.Abstractions;
+
+namespace Orleans.CastIron.Silo.Tests;
+
+/// <summary>
+/// Two silo processes in one cluster on a real redis-server, sharing the folder store as they would share a bucket,
+/// and Kafka on the mock cluster: the pause route acts on every silo, and on one joining later.
+/// </summary>
+public sealed class ClusterControlTests(ITestOutputHelper output) : IDisposable
+{
+    private readonly string _root = Path.Combine(Path.GetTempPath(), "castiron-cluster-tests", Guid.NewGuid().ToString("N"));
+
+    private string Config => Path.Combine(_root, "etl", "crash");
+
+    [Fact]
+    public async Task StoppingConsumersOnOneSilo_StopsEverySilo_AndASiloJoiningLaterStaysStopped()
+    {
+        using var redis = new RedisPeer();
+        using var kafka = new KafkaPeer();
+        var textTopic = $"castiron_text_payload-{Path.GetFileName(_root)}";
+        Directory.CreateDirectory(Config);
+        await File.WriteAllTextAsync(Path.Combine(Config, "cfg.toml"), """
+            [castiron.etl]
+            enabled = true
+            handled_file_glob = ".dat"
+            inbox_dir = "01_inbox"
+            processing_dir = "02_processing"
+            archive_dir = "03_archive"
+            error_dir = "04_failed"
+            save_error_log = true
+            shell = 'true'
+            """);
+        await using var first = Start("a", redis, kafka, textTopic);
+        await WaitUntilAsync(() => File.Exists(Path.Combine(Config, "05_canceled", ".keep")), "config registered", first);
+        await WaitUntilAsync(() => Status(first).Result is { } s && s.GetProperty("kafka").ValueKind == System.Text.Json.JsonValueKind.Object, "the first silo answering", first);
+        using (var stop = await first.Http.GetAsync("/manager/stop-consumers"))
+        {
+            Assert.True(stop.IsSuccessStatusCode);
+        }
+
+        // Joins while the cluster is stopped: it must not take files or read Kafka.
+        await using var second = Start("b", redis, kafka, textTopic);
+        await WaitUntilAsync(() => Silos(first).Result == 2, "both silos in the cluster", first);
+        await WaitUntilAsync(() => Status(second).Result is { } s && s.GetProperty("intake").GetString() == "paused" && s.GetProperty("kafka").GetProperty("paused").GetBoolean(), "the joining silo paused, Kafka included", second);
+        await File.WriteAllTextAsync(Path.Combine(Config, "01_inbox", "held.dat"), "x\n");
+        await Task.Delay(TimeSpan.FromSeconds(3));
+        Assert.Equal(0, Archived());
+
+        using (var start = await second.Http.GetAsync("/manager/start-consumers"))
+        {
+            Assert.True(start.IsSuccessStatusCode);
+        }
+
+        await WaitUntilAsync(() => Archived() == 1, "the file taken once intake resumed", first);
+        // The other silo follows the switch within a second.
+        await WaitUntilAsync(() => Status(first).Result is { } s && s.GetProperty("intake").GetString() == "running" && !s.GetProperty("kafka").GetProperty("paused").GetBoolean(), "the first silo running again", first, TimeSpan.FromSeconds(10));
+    }
+
+    private static async Task<System.Text.Json.JsonElement?> Status(SiloProcess silo)
+    {
+        try
+        {
+            return (await silo.Http.GetFromJsonAsync<System.Text.Json.JsonElement>("/manager/status")).GetProperty("message");
+        }
+        catch (HttpRequestException)
+        {
+            return null;
+        }
+    }
+
+    /// <summary>A silo of the cluster: the shared bucket folder, its own job folders, short recovery so the test is quick.</summary>
+    private SiloProcess Start(string name, RedisPeer redis, KafkaPeer kafka, string textTopic)
+    {
+        var suffix = Path.GetFileName(_root);
+        var environment = new Dictionary<string, string>
+        {
+            ["KAFKA_BROKER"] = kafka.BootstrapServers,
+            ["KAFKA_TOPIC_CASTIRON_TEXT_PAYLOAD"] = textTopic,
+            ["KAFKA_TOPIC_CASTIRON_VIDEO_PAYLOAD"] = $"castiron_video_payload-{suffix}",
+            ["KAFKA_PIZZA_TRACKER_TOPIC"] = $"pizza-tracker-{suffix}",
+            ["CASTIRON_REDIS"] = redis.ConnectionString,
+            ["CASTIRON_CLUSTER_ID"] = "test-" + Path.GetFileName(_root),
+            ["CASTIRON_SERVICE_ID"] = "test-" + Path.GetFileName(_root),
+            ["CASTIRON_ADVERTISED_ADDRESS"] = "127.0.0.1",
+        };
+        return SiloProcess.StartWith(Path.Combine(_root, "silo-" + name), ownsFolder: false, environment, null,
+            $"--CastIron:LocalFolder:RootPath={_root}",
+            "--CastIron:LocalFolder:ScanInterval=00:00:00.250",
+            "--CastIron:LocalFolder:SettleTime=00:00:00.100",
+            "--CastIron:RecoveryInterval=00:00:05",
+            $"--CastIron:Processing:PluginsPath={Path.Combine(AppContext.BaseDirectory, "test-plugins")}",
+            $"--CastIron:Processing:WorkPath={Path.Combine(_root, "work-" + name)}");
+    }
+
+    private static async Task<int> Silos(SiloProcess silo)
+    {
+        try
+        {
+            var status = await silo.Http.GetFromJsonAsync<System.Text.Json.JsonElement>("/manager/status");
+            return status.GetProperty("message").GetProperty("silos").GetArrayLength();
+        }
+        catch (HttpRequestException)
+        {
+            return 0;
+        }
+    }
+
+    private async Task WaitUntilAsync(Func<bool> condition, string what, SiloProcess silo, TimeSpan? timeout = null)
+    {
+        var deadline = DateTime.UtcNow + (timeout ?? TimeSpan.FromSeconds(120));
+        while (!condition())
+        {
+            Assert.False(silo.HasExited, $"the silo exited while waiting for {what}\nstderr:\n{silo.Stderr}");
+            if (DateTime.UtcNow > deadline)
+            {
+                output.WriteLine(silo.Stdout.Length > 6000 ? silo.Stdout[^6000..] : silo.Stdout);
+                Assert.Fail($"timed out waiting for {what}: {Archived()} archived, {Count("01_inbox")} in the inbox, {Count("02_processing")} processing, {Count("04_failed")} failed");
+            }
+
+            await Task.Delay(100);
+        }
+    }
+
+    private int Count(string stage) =>
+        Directory.Exists(Path.Combine(Config, stage)) ? Directory.EnumerateFiles(Path.Combine(Config, stage), "*.dat").Count() : 0;
+
+    private int Archived() =>
+        Directory.Exists(Path.Combine(Config, "03_archive")) ? Directory.EnumerateFiles(Path.Combine(Config, "03_archive"), "*.dat").Count() : 0;
+
+    public void Dispose()
+    {
+        try
+        {
+            Directory.Delete(_root, recursive: true);
+        }
+        catch (IOException)
+        {
+            // Best effort.
+        }
+    }
+}

@@ -42,10 +42,21 @@ public static class SiloHost
         {
             var siloPort = cluster.GetValue("SiloPort", 11111);
             var gatewayPort = cluster.GetValue("GatewayPort", 30000);
+            if (useClickHouse)
+            {
+                // CLICKHOUSE_HOST and CLICKHOUSE_PORT set: file status in rubicon.cast_iron_file_status, its journal
+                // beside the other local state.
+                silo.Services.AddCastIronClickHouse(options =>
+                {
+                    options.JournalPath = Path.Combine(dataRoot, Storage.LocalFolder.LocalFolderOptions.SystemFolderName, "clickhouse");
+                    clickHouse.Bind(options);
+                });
+            }
+
             if (redisCluster.Enabled)
             {
-                // CASTIRON_REDIS set: silos find each other in Redis and keep grain state, reminders and job timers
-                // there; objects and status stay where their own settings put them.
+                // CASTIRON_REDIS set: silos find each other in Redis and keep grain state, reminders, job timers and,
+                // without ClickHouse, file status there; objects stay where their own settings put them.
                 silo.AddCastIronRedisCluster(redisCluster, CastIronNames.GrainStorage, siloPort, gatewayPort);
             }
             else
@@ -60,19 +71,9 @@ public static class SiloHost
             silo.AddCastIron(castIron);
             if (useS3)
             {
-                // MINIO_HOST set: objects live on S3; grain state, status and timers stay in the local folder.
+                // MINIO_HOST set: objects live on S3; grain state, status and timers stay local unless a cluster or
+                // ClickHouse holds them.
                 silo.Services.AddCastIronS3(bucket, options => s3.Bind(options));
-            }
-
-            if (useClickHouse)
-            {
-                // CLICKHOUSE_HOST and CLICKHOUSE_PORT set: file status in rubicon.cast_iron_file_status, its journal
-                // beside the other local state.
-                silo.Services.AddCastIronClickHouse(options =>
-                {
-                    options.JournalPath = Path.Combine(dataRoot, Storage.LocalFolder.LocalFolderOptions.SystemFolderName, "clickhouse");
-                    clickHouse.Bind(options);
-                });
             }
 
             silo.Services.AddCastIronLocalFolder(

@@ -8,7 +8,8 @@ namespace Orleans.CastIron.Silo.Tests;
 
 /// <summary>
 /// Two silo processes in one cluster on a real redis-server, sharing the folder store as they would share a bucket,
-/// and Kafka on the mock cluster: the pause route acts on every silo, and on one joining later.
+/// and Kafka on the mock cluster: the pause route acts on every silo, and on one joining later; file status is the
+/// cluster's.
 /// </summary>
 public sealed class ClusterControlTests(ITestOutputHelper output) : IDisposable
 {
@@ -56,8 +57,26 @@ public sealed class ClusterControlTests(ITestOutputHelper output) : IDisposable
         }
 
         await WaitUntilAsync(() => Archived() == 1, "the file taken once intake resumed", first);
+        // Whichever silo ran it, both answer for it: file status is the cluster's (in Redis), not a silo's.
+        foreach (var silo in new[] { first, second })
+        {
+            await WaitUntilAsync(() => CompleteFiles(silo).Result == 1, "the file Complete on every silo's /files", silo);
+        }
+
         // The other silo follows the switch within a second.
         await WaitUntilAsync(() => Status(first).Result is { } s && s.GetProperty("intake").GetString() == "running" && !s.GetProperty("kafka").GetProperty("paused").GetBoolean(), "the first silo running again", first, TimeSpan.FromSeconds(10));
+    }
+
+    private static async Task<int> CompleteFiles(SiloProcess silo)
+    {
+        try
+        {
+            return (await silo.Http.GetFromJsonAsync<System.Text.Json.JsonElement>("/files?status=Complete")).GetArrayLength();
+        }
+        catch (HttpRequestException)
+        {
+            return -1;
+        }
     }
 
     private static async Task<System.Text.Json.JsonElement?> Status(SiloProcess silo)

@@ -2,6 +2,7 @@ using System.Net;
 using System.Net.NetworkInformation;
 using System.Net.Sockets;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Hosting;
 using Orleans.CastIron.Redis;
 using Orleans.CastIron.Redis.Providers;
@@ -15,11 +16,13 @@ namespace Orleans.Hosting;
 public static class RedisClusterSiloBuilderExtensions
 {
     /// <summary>
-    /// Redis clustering (membership), Redis grain storage named <paramref name="grainStorageName"/>, Redis reminders
-    /// and the jobs' timers in Redis, for cluster <see cref="RedisClusterOptions.ClusterId"/> of service
-    /// <see cref="RedisClusterOptions.ServiceId"/>. The silo listens on every interface and advertises
-    /// <see cref="RedisClusterOptions.AdvertisedAddress"/> (default: its first non-loopback IPv4 address). Call it before
-    /// the store registrations, whose embedded timer store only stands in when none is registered.
+    /// Redis clustering (membership), Redis grain storage named <paramref name="grainStorageName"/>, Redis reminders,
+    /// the jobs' timers in Redis and, unless a status store is already registered (ClickHouse: register it first), file
+    /// status in Redis, for cluster <see cref="RedisClusterOptions.ClusterId"/> of service
+    /// <see cref="RedisClusterOptions.ServiceId"/>: every silo reads and writes the same. The silo listens on every
+    /// interface and advertises <see cref="RedisClusterOptions.AdvertisedAddress"/> (default: its first non-loopback
+    /// IPv4 address). Call it before the object store registrations, whose embedded stores only stand in when none is
+    /// registered.
     /// </summary>
     public static ISiloBuilder AddCastIronRedisCluster(this ISiloBuilder builder, RedisClusterOptions options, string grainStorageName, int siloPort, int gatewayPort)
     {
@@ -51,6 +54,7 @@ public static class RedisClusterSiloBuilderExtensions
         builder.UseRedisReminderService(o => o.ConfigurationOptions = redis.Clone());
         builder.Services.AddSingleton<IConnectionMultiplexer>(_ => ConnectionMultiplexer.Connect(redis.Clone()));
         builder.Services.AddSingleton<IJobTimerStore>(sp => new RedisJobTimerStore(sp.GetRequiredService<IConnectionMultiplexer>(), $"castiron:{options.ServiceId}"));
+        builder.Services.TryAddSingleton<IFileStatusStore>(sp => new RedisFileStatusStore(sp.GetRequiredService<IConnectionMultiplexer>(), $"castiron:{options.ServiceId}"));
         return builder;
     }
 

@@ -48,7 +48,7 @@ public sealed class BacklogCrashTests(ITestOutputHelper output) : IDisposable
             await WaitUntilAsync(silo, () => Task.FromResult(Archived() >= 150), "150 files archived");
             var beforeTerm = Archived();
             var term = await silo.StopAsync(kill: false);
-            output.WriteLine($"SIGTERM after {beforeTerm} archived: exit code {term}, {Archived()} archived at exit");
+            TestFigures.Report(output, "backlog kill", $"SIGTERM after {beforeTerm} archived: exit code {term}, {Archived()} archived at exit");
             Assert.Equal(0, term);
 
             await silo.DisposeAsync();
@@ -56,7 +56,7 @@ public sealed class BacklogCrashTests(ITestOutputHelper output) : IDisposable
             await WaitUntilAsync(silo, () => Task.FromResult(Archived() >= 550), "550 files archived");
             var beforeKill = Archived();
             await silo.StopAsync(kill: true);
-            output.WriteLine($"SIGKILL after {beforeKill} archived");
+            TestFigures.Report(output, "backlog kill", $"SIGKILL after {beforeKill} archived");
 
             await silo.DisposeAsync();
             silo = Start();
@@ -75,7 +75,7 @@ public sealed class BacklogCrashTests(ITestOutputHelper output) : IDisposable
             var runs = File.ReadAllLines(processed).GroupBy(id => id).ToDictionary(g => g.Key, g => g.Count());
             var twice = runs.Count(kv => kv.Value > 1);
             var interrupted = records.Count(r => r.GetProperty("interruptions").GetInt32() > 0);
-            output.WriteLine($"{runs.Count} files processed, {twice} twice, {interrupted} with an interrupted attempt");
+            TestFigures.Report(output, "backlog kill", $"{runs.Count} files processed, {twice} twice, {interrupted} with an interrupted attempt");
             Assert.Equal(Files, runs.Count);
             Assert.All(records, r => Assert.Equal(1, r.GetProperty("attempts").GetInt32()));
             // Only attempts running at the kill can repeat: at most the silo's slots (2 on this machine, cores by default).

@@ -101,7 +101,7 @@ public sealed class ClusterCrashTests(S3Peer s3, Orleans.CastIron.ClickHousePeer
                 notifications.Flush(TimeSpan.FromSeconds(30));
             }
 
-            output.WriteLine($"{Files} files uploaded and announced in {clock.Elapsed.TotalSeconds:0.0} s");
+            TestFigures.Report(output, "cluster kill", $"{Files} files uploaded and announced in {clock.Elapsed.TotalSeconds:0.0} s");
 
             await WaitUntilAsync(async () => await CountAsync(store, "03_archive") >= Files / 4 && Handled(handled).Count >= Payloads / 4, $"{Files / 4} files archived and {Payloads / 4} payloads handled", first);
             var beforeKill = await CountAsync(store, "03_archive");
@@ -109,13 +109,13 @@ public sealed class ClusterCrashTests(S3Peer s3, Orleans.CastIron.ClickHousePeer
             var killedPid = second.Id;
             var killedFolders = JobFolders(killedPid).Count;
             await second.StopAsync(kill: true);
-            output.WriteLine($"At {clock.Elapsed.TotalSeconds:0.0} s: SIGKILL of the second silo after {beforeKill} files archived and {payloadsBeforeKill} payloads handled; it had {killedFolders} job folder(s)");
+            TestFigures.Report(output, "cluster kill", $"At {clock.Elapsed.TotalSeconds:0.0} s: SIGKILL of the second silo after {beforeKill} files archived and {payloadsBeforeKill} payloads handled; it had {killedFolders} job folder(s)");
             await WaitUntilAsync(async () => await CountAsync(store, "03_archive") == Files, $"all {Files} files archived by the survivor", first, TimeSpan.FromMinutes(4));
-            output.WriteLine($"At {clock.Elapsed.TotalSeconds:0.0} s: all {Files} files archived");
+            TestFigures.Report(output, "cluster kill", $"At {clock.Elapsed.TotalSeconds:0.0} s: all {Files} files archived");
             await sending;
             await WaitUntilAsync(() => Task.FromResult(Handled(handled).Distinct().Count() == Payloads), $"all {Payloads} payloads handled", first, TimeSpan.FromMinutes(3));
             var deliveries = Handled(handled);
-            output.WriteLine($"At {clock.Elapsed.TotalSeconds:0.0} s: {Payloads} payloads handled at least once: {deliveries.Count} deliveries, {deliveries.Count - Payloads} duplicates (read again from the committed offsets of the killed silo's queues)");
+            TestFigures.Report(output, "cluster kill", $"At {clock.Elapsed.TotalSeconds:0.0} s: {Payloads} payloads handled at least once: {deliveries.Count} deliveries, {deliveries.Count - Payloads} duplicates (read again from the committed offsets of the killed silo's queues)");
 
             // Every file in exactly one final state: archived once under its id, nothing left anywhere else.
             var archived = await KeysAsync(store, "03_archive");
@@ -126,7 +126,7 @@ public sealed class ClusterCrashTests(S3Peer s3, Orleans.CastIron.ClickHousePeer
             Assert.Equal(0, await CountAsync(store, "04_failed"));
             var runs = File.ReadAllLines(processed).GroupBy(id => id).ToDictionary(g => g.Key, g => g.Count());
             var twice = runs.Count(kv => kv.Value > 1);
-            output.WriteLine($"{Files} files archived once each; {runs.Count} processed, {twice} twice (running on the killed silo at the kill)");
+            TestFigures.Report(output, "cluster kill", $"{Files} files archived once each; {runs.Count} processed, {twice} twice (running on the killed silo at the kill)");
             Assert.Equal(Files, runs.Count);
             // Only attempts cut by the kill run again: at most the killed silo's slots.
             Assert.True(twice <= Slots, $"{twice} files were processed twice");
@@ -145,7 +145,7 @@ public sealed class ClusterCrashTests(S3Peer s3, Orleans.CastIron.ClickHousePeer
                 rows = await CountRowsAsync(client, "1");
                 return complete == Files;
             }, $"{Files} Complete rows in ClickHouse", first);
-            output.WriteLine($"At {clock.Elapsed.TotalSeconds:0.0} s: ClickHouse has {rows} file(s), {complete} Complete");
+            TestFigures.Report(output, "cluster kill", $"At {clock.Elapsed.TotalSeconds:0.0} s: ClickHouse has {rows} file(s), {complete} Complete");
             Assert.Equal(Files, rows);
         }
         finally

@@ -85,7 +85,7 @@ public class KafkaSiloTests(Xunit.Abstractions.ITestOutputHelper output)
         }
 
         var peak = PeakResidentBytes(silo.Id);
-        output.WriteLine($"peak resident memory {peak / (1024 * 1024)} MiB for {records} payloads of {size / (1024 * 1024)} MiB ({(backlogFirst ? "waiting in Kafka" : "produced while read")})");
+        TestFigures.Report(output, "kafka memory", $"peak resident memory {peak / (1024 * 1024)} MiB for {records} payloads of {size / (1024 * 1024)} MiB ({(backlogFirst ? "waiting in Kafka" : "produced while read")})");
         Assert.True(peak < LimitBytes, $"peak resident memory {peak / (1024 * 1024)} MiB");
     }
 

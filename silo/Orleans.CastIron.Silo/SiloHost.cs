@@ -61,7 +61,8 @@ public static class SiloHost
             }
             else
             {
-                silo.UseLocalhostClustering(siloPort, gatewayPort);
+                // One silo on localhost; the same cluster and service ids as a cluster, so clients need no other setting.
+                silo.UseLocalhostClustering(siloPort, gatewayPort, serviceId: redisCluster.ServiceId, clusterId: redisCluster.ClusterId);
             }
 
             // With KAFKA_BROKER set: streaming payloads and job events over Kafka (before AddCastIron: its embedded

@@ -62,6 +62,9 @@ public sealed class SiloProcess : IAsyncDisposable
     /// <summary>The REST API of this silo.</summary>
     public HttpClient Http { get; private set; } = null!;
 
+    /// <summary>The Orleans gateway port clients connect to.</summary>
+    public int GatewayPort { get; private set; }
+
     /// <summary>The process id.</summary>
     public int Id => _process.Id;
 
@@ -110,14 +113,16 @@ public sealed class SiloProcess : IAsyncDisposable
     {
         Directory.CreateDirectory(folder);
         port ??= SiloFixture.FreePort();
+        var gateway = SiloFixture.FreePort();
         var silo = new SiloProcess(folder,
         [
             "--urls", $"http://127.0.0.1:{port}",
             $"--CastIron:Cluster:SiloPort={SiloFixture.FreePort()}",
-            $"--CastIron:Cluster:GatewayPort={SiloFixture.FreePort()}",
+            $"--CastIron:Cluster:GatewayPort={gateway}",
             .. arguments,
         ], ownsFolder, environment);
         silo.Http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{port}") };
+        silo.GatewayPort = gateway;
         return silo;
     }
 

@@ -28,6 +28,7 @@ public sealed record WebhookOutcome(WebhookStatus Status, int Accepted, int Igno
 public sealed class CastIronService(
     IGrainFactory grains,
     IFileStatusStore statusStore,
+    FileCommands files,
     MemoryJobEventFeed jobEvents,
     IntakeService intake,
     IOptions<CastIronOptions> options,
@@ -36,34 +37,14 @@ public sealed class CastIronService(
     private IProcessorRegistryGrain Registry => grains.GetGrain<IProcessorRegistryGrain>(options.Value.Bucket);
 
     /// <summary>The live status of a file by id (from its job, else the status store), or <see langword="null"/>.</summary>
-    public async Task<FileStatusRecord?> GetFileAsync(string id, CancellationToken cancellationToken)
-    {
-        if (!FileIds.IsValid(id))
-        {
-            return null;
-        }
-
-        return await grains.GetGrain<IFileJobGrain>(id).GetStatusAsync() ?? await statusStore.GetAsync(id, cancellationToken);
-    }
+    public Task<FileStatusRecord?> GetFileAsync(string id, CancellationToken cancellationToken) => files.GetAsync(id, cancellationToken);
 
     public Task<IReadOnlyList<FileStatusRecord>> QueryFilesAsync(FileStatus? status, int limit, int offset, CancellationToken cancellationToken) =>
-        statusStore.QueryAsync(status, limit, offset, cancellationToken);
+        files.QueryAsync(status, limit, offset, cancellationToken);
 
-    public Task<CommandResult> CancelAsync(string id, CancellationToken cancellationToken) =>
-        FileIds.IsValid(id) ? grains.GetGrain<IFileJobGrain>(id).CancelAsync(null) : Task.FromResult(NoSuchFile(id));
+    public Task<CommandResult> CancelAsync(string id, CancellationToken cancellationToken) => files.CancelAsync(id);
 
-    public async Task<CommandResult> RetryAsync(string id, CancellationToken cancellationToken)
-    {
-        if (!FileIds.IsValid(id))
-        {
-            return NoSuchFile(id);
-        }
-
-        // The job's own state first: the status store (ClickHouse) is asked only for files whose job state is gone.
-        var job = grains.GetGrain<IFileJobGrain>(id);
-        var known = await job.GetStatusAsync() is null ? await statusStore.GetAsync(id, cancellationToken) : null;
-        return await job.RetryAsync(known);
-    }
+    public Task<CommandResult> RetryAsync(string id, CancellationToken cancellationToken) => files.RetryAsync(id, cancellationToken);
 
     public Task<System.Collections.Immutable.ImmutableArray<RegisteredConfig>> GetProcessorsAsync() => Registry.GetConfigsAsync();
 
@@ -220,5 +201,4 @@ public sealed class CastIronService(
         return new(WebhookStatus.Taken, accepted, problems.Count, problems.Count > 0 ? string.Join("; ", problems.Take(10)) : null);
     }
 
-    private static CommandResult NoSuchFile(string id) => new(false, $"no file with id '{id}'", null);
 }

@@ -59,6 +59,7 @@ public static class CastIronSiloBuilderExtensions
         services.TryAddSingleton<IJobEventSink>(sp => sp.GetRequiredService<MemoryJobEventFeed>());
         services.TryAddSingleton<ConfigSnapshotCache>();
         services.TryAddSingleton<JobTimerPump>();
+        services.TryAddSingleton<FileCommands>();
         services.TryAddSingleton<JobRunner>();
         services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>>(sp => sp.GetRequiredService<JobRunner>());
         services.TryAddSingleton<IntakeService>();

@@ -1,0 +1,64 @@
+using Microsoft.Extensions.Options;
+using Orleans.CastIron.Config;
+using Orleans.CastIron.Files;
+using Orleans.CastIron.Grains;
+
+namespace Orleans.CastIron.Client;
+
+/// <summary>The client over an Orleans cluster client.</summary>
+internal sealed class CastIronClient(IClusterClient cluster, IOptions<CastIronClientOptions> options) : ICastIronClient
+{
+    private ICastIronApiGrain Api => cluster.GetGrain<ICastIronApiGrain>(0);
+
+    public async Task<SubmittedFile> SubmitAsync(string path, string configKey, CancellationToken cancellationToken = default)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(path);
+        await using var file = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16, FileOptions.Asynchronous | FileOptions.SequentialScan);
+        return await SubmitAsync(file, Path.GetFileName(path), configKey, null, cancellationToken).ConfigureAwait(false);
+    }
+
+    public async Task<SubmittedFile> SubmitAsync(Stream content, string fileName, string configKey, string? contentType = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(content);
+        ArgumentException.ThrowIfNullOrEmpty(fileName);
+        ArgumentException.ThrowIfNullOrEmpty(configKey);
+        var upload = cluster.GetGrain<IFileUploadGrain>(Guid.NewGuid());
+        try
+        {
+            var buffer = new byte[options.Value.ChunkBytes];
+            long offset = 0;
+            int read;
+            while ((read = await content.ReadAtLeastAsync(buffer, buffer.Length, throwOnEndOfStream: false, cancellationToken).ConfigureAwait(false)) > 0)
+            {
+                await upload.AppendAsync(offset, buffer[..read]).WaitAsync(cancellationToken).ConfigureAwait(false);
+                offset += read;
+            }
+
+            return await upload.CompleteAsync(new SubmitRequest(configKey, fileName, contentType)).WaitAsync(cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception) when (!cancellationToken.IsCancellationRequested)
+        {
+            // Nothing reached the inbox; what was spooled goes (best effort: the grain also drops it when idle).
+            _ = upload.AbortAsync();
+            throw;
+        }
+    }
+
+    public Task<FileStatusRecord?> GetFileAsync(string fileId, CancellationToken cancellationToken = default) =>
+        Api.GetFileAsync(fileId).WaitAsync(cancellationToken);
+
+    public async Task<IReadOnlyList<FileStatusRecord>> ListFilesAsync(FileStatus? status = null, int limit = 50, int offset = 0, CancellationToken cancellationToken = default) =>
+        await Api.QueryFilesAsync(status, limit, offset).WaitAsync(cancellationToken).ConfigureAwait(false);
+
+    public Task<CommandResult> CancelAsync(string fileId, string? reason = null, CancellationToken cancellationToken = default) =>
+        Api.CancelAsync(fileId, reason).WaitAsync(cancellationToken);
+
+    public Task<CommandResult> RetryAsync(string fileId, CancellationToken cancellationToken = default) =>
+        Api.RetryAsync(fileId).WaitAsync(cancellationToken);
+
+    public async Task<IReadOnlyList<RegisteredConfig>> ListConfigsAsync(CancellationToken cancellationToken = default) =>
+        await Api.GetProcessorsAsync().WaitAsync(cancellationToken).ConfigureAwait(false);
+
+    public Task<ConfigParseResult> ValidateConfigAsync(string tomlText, string sourceName = "config.toml", CancellationToken cancellationToken = default) =>
+        Api.ValidateConfigAsync(sourceName, tomlText).WaitAsync(cancellationToken);
+}

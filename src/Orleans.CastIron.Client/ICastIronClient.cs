@@ -1,0 +1,40 @@
+using Orleans.CastIron.Config;
+using Orleans.CastIron.Files;
+using Orleans.CastIron.Grains;
+
+namespace Orleans.CastIron.Client;
+
+/// <summary>
+/// A .NET service's way into a Cast Iron cluster (register with <c>services.AddCastIronClient(configuration)</c>).
+/// Every call goes through the cluster: the client needs no object-store or status-store credentials.
+/// </summary>
+public interface ICastIronClient
+{
+    /// <summary>
+    /// Uploads a local file into the inbox of <paramref name="configKey"/> (its key, or its file name when only one
+    /// registered config has it) under the file's own name; returns its file id at once (processing follows).
+    /// </summary>
+    /// <exception cref="ArgumentException">No such config, a name the config does not take, or a name that is not a valid object name.</exception>
+    Task<SubmittedFile> SubmitAsync(string path, string configKey, CancellationToken cancellationToken = default);
+
+    /// <summary>Uploads <paramref name="content"/> as <paramref name="fileName"/> into the inbox of <paramref name="configKey"/>.</summary>
+    Task<SubmittedFile> SubmitAsync(Stream content, string fileName, string configKey, string? contentType = null, CancellationToken cancellationToken = default);
+
+    /// <summary>A file's status, or null when no file has that id.</summary>
+    Task<FileStatusRecord?> GetFileAsync(string fileId, CancellationToken cancellationToken = default);
+
+    /// <summary>A page of files, newest update first, optionally only those in <paramref name="status"/>.</summary>
+    Task<IReadOnlyList<FileStatusRecord>> ListFilesAsync(FileStatus? status = null, int limit = 50, int offset = 0, CancellationToken cancellationToken = default);
+
+    /// <summary>Cancels a file that has not finished.</summary>
+    Task<CommandResult> CancelAsync(string fileId, string? reason = null, CancellationToken cancellationToken = default);
+
+    /// <summary>Runs a failed or canceled file again.</summary>
+    Task<CommandResult> RetryAsync(string fileId, CancellationToken cancellationToken = default);
+
+    /// <summary>Every config in the bucket: registered, or with its errors.</summary>
+    Task<IReadOnlyList<RegisteredConfig>> ListConfigsAsync(CancellationToken cancellationToken = default);
+
+    /// <summary>Validates config text without registering it: every error with its key, line and column.</summary>
+    Task<ConfigParseResult> ValidateConfigAsync(string tomlText, string sourceName = "config.toml", CancellationToken cancellationToken = default);
+}

@@ -1,0 +1,145 @@
+using System.Text;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Orleans.CastIron.Client;
+using Orleans.CastIron.Files;
+
+namespace Orleans.CastIron.Silo.Tests;
+
+/// <summary>
+/// The .NET client SDK as another service uses it: an Orleans client connected to the real silo process (shipped
+/// settings, the embedded default) through its gateway, with no access to the silo's folders.
+/// </summary>
+public sealed class ClientSdkTests : IAsyncLifetime
+{
+    private readonly string _folder = Path.Combine(Path.GetTempPath(), "castiron-silo-process", Guid.NewGuid().ToString("N"));
+    private SiloProcess _silo = null!;
+    private IHost _host = null!;
+
+    private ICastIronClient Client => _host.Services.GetRequiredService<ICastIronClient>();
+
+    private string Bucket => Path.Combine(_folder, "data", "etl");
+
+    private static string Example(string name) => Path.Combine(AppContext.BaseDirectory, "examples", name);
+
+    public async Task InitializeAsync()
+    {
+        _silo = SiloProcess.StartWith(_folder, ownsFolder: true, null, null);
+        await _silo.WaitForStdoutAsync(o => o.Contains("Now listening on:", StringComparison.Ordinal), "the silo to listen");
+        Directory.CreateDirectory(Bucket);
+        File.Copy(Example("example_config.toml"), Path.Combine(Bucket, "example_config.toml"));
+        await SiloFixture.WaitUntilAsync(() => Task.FromResult(File.Exists(Path.Combine(Bucket, "01_inbox", ".keep"))), () => "the stage folders");
+        try
+        {
+            _host = await StartClientAsync($"127.0.0.1:{_silo.GatewayPort}");
+        }
+        catch (Exception ex)
+        {
+            throw new InvalidOperationException($"the client could not connect: {ex.Message}\n{_silo.Stdout}\n{_silo.Stderr}", ex);
+        }
+    }
+
+    public async Task DisposeAsync()
+    {
+        await _host.StopAsync();
+        _host.Dispose();
+        await _silo.DisposeAsync();
+    }
+
+    private static async Task<IHost> StartClientAsync(string gateway, string connectTimeout = "00:00:10")
+    {
+        var builder = Host.CreateApplicationBuilder();
+        builder.Configuration.AddInMemoryCollection(new Dictionary<string, string?>
+        {
+            ["CastIron:Client:Gateways:0"] = gateway,
+            ["CastIron:Client:ConnectTimeout"] = connectTimeout,
+        });
+        builder.Services.AddCastIronClient(builder.Configuration);
+        var host = builder.Build();
+        try
+        {
+            await host.StartAsync();
+        }
+        catch
+        {
+            host.Dispose();
+            throw;
+        }
+
+        return host;
+    }
+
+    [Fact]
+    public async Task SubmittedByConfigFileName_TheQuickStartsCsv_IsComplete_ListedAndArchivedUnderItsId()
+    {
+        var submitted = await Client.SubmitAsync(Example("test.csv"), "example_config.toml");
+
+        Assert.Equal("example_config.toml", submitted.ConfigKey);
+        Assert.Equal("01_inbox/test.csv", submitted.Key);
+        Assert.Equal(new FileInfo(Example("test.csv")).Length, submitted.Size);
+        FileStatusRecord? record = null;
+        await SiloFixture.WaitUntilAsync(async () => (record = await Client.GetFileAsync(submitted.FileId))?.Status == FileStatus.Complete,
+            () => $"the file Complete (now {record?.Status})\n{_silo.Stdout}");
+        Assert.Equal("test.csv", record!.OriginalFilename);
+        Assert.Contains(await Client.ListFilesAsync(FileStatus.Complete), r => r.Id == submitted.FileId);
+        Assert.Equal(File.ReadAllBytes(Example("test.csv")), File.ReadAllBytes(Path.Combine(Bucket, "03_archive", $"{submitted.FileId}-test.csv")));
+
+        // Commands by id answer as the REST API does.
+        Assert.False((await Client.CancelAsync(submitted.FileId)).Accepted);
+        Assert.False((await Client.RetryAsync("not-an-id")).Accepted);
+        Assert.Null(await Client.GetFileAsync("not-an-id"));
+    }
+
+    [Fact]
+    public async Task ALargeFile_GoesUpInChunks_AndArrivesWhole()
+    {
+        // 5 MiB of CSV lines: six chunks of at most 1 MiB.
+        var text = new StringBuilder("id,value\n");
+        for (var i = 0; text.Length < 5 * 1024 * 1024; i++)
+        {
+            text.Append(i).Append(",row-").Append(i).Append('\n');
+        }
+
+        var bytes = Encoding.UTF8.GetBytes(text.ToString());
+        var submitted = await Client.SubmitAsync(new MemoryStream(bytes), "large.csv", "example_config.toml", "text/csv");
+
+        await SiloFixture.WaitUntilAsync(async () => (await Client.GetFileAsync(submitted.FileId))?.Status == FileStatus.Complete, () => $"the large file Complete\n{_silo.Stdout}");
+        Assert.Equal(bytes, File.ReadAllBytes(Path.Combine(Bucket, "03_archive", $"{submitted.FileId}-large.csv")));
+        // Nothing of the upload is left in the silo's work folder.
+        Assert.Empty(Directory.EnumerateDirectories(Path.Combine(_folder), "*upload*", SearchOption.AllDirectories));
+    }
+
+    [Theory]
+    [InlineData("nope.toml", "test.csv", "no config 'nope.toml' is registered; registered: example_config.toml")]
+    [InlineData("example_config.toml", "notes.txt", "'notes.txt' is not a file config 'example_config.toml' takes (handled_file_glob '.csv|.CSV')")]
+    [InlineData("example_config.toml", "bad\nname.csv", "'bad\nname.csv' cannot be submitted")]
+    [InlineData("example_config.toml", "../escape.csv", "must be one non-empty path segment")]
+    public async Task ASubmissionTheClusterCannotTake_IsRefusedNamingWhy_AndLeavesNothingInTheInbox(string config, string name, string expected)
+    {
+        var ex = await Assert.ThrowsAsync<ArgumentException>(() => Client.SubmitAsync(new MemoryStream("a,b\n"u8.ToArray()), name, config));
+
+        Assert.Contains(expected, ex.Message, StringComparison.Ordinal);
+        Assert.DoesNotContain(Directory.EnumerateFiles(Path.Combine(Bucket, "01_inbox")), f => !f.EndsWith(".keep", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task Configs_AreListed_AndTextIsValidatedWithLineAndColumn()
+    {
+        var configs = await Client.ListConfigsAsync();
+        Assert.True(Assert.Single(configs, c => c.ConfigKey == "example_config.toml").Registered);
+
+        var result = await Client.ValidateConfigAsync("[castiron.etl]\nenabled = true\nhandled_file_glob = \"[\"\n", "mine.toml");
+        Assert.False(result.IsValid);
+        Assert.Contains(result.Errors, e => e.Key.Contains("handled_file_glob", StringComparison.Ordinal) && e.Line == 3 && e.Column > 0);
+        Assert.True((await Client.ValidateConfigAsync(File.ReadAllText(Example("example_config.toml")))).IsValid);
+    }
+
+    [Fact]
+    public async Task AClusterThatIsNotThere_FailsTheStartWithinTheConnectTimeout()
+    {
+        var started = DateTime.UtcNow;
+        await Assert.ThrowsAnyAsync<Exception>(() => StartClientAsync($"127.0.0.1:{SiloFixture.FreePort()}", "00:00:02"));
+        Assert.True(DateTime.UtcNow - started < TimeSpan.FromSeconds(30), "connecting was not given up in time");
+    }
+}

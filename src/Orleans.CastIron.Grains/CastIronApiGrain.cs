@@ -8,7 +8,7 @@ namespace Orleans.CastIron.Grains;
 
 /// <summary>The client's way in: the same operations as the REST API, on the silo the client is connected to.</summary>
 [StatelessWorker]
-public sealed class CastIronApiGrain(FileCommands files, IOptions<CastIronOptions> options) : Grain, ICastIronApiGrain
+public sealed class CastIronApiGrain(FileCommands files, IObjectStore store, IOptions<CastIronOptions> options) : Grain, ICastIronApiGrain
 {
     /// <summary>The largest page a client may ask for: one answer stays a modest message.</summary>
     public const int MaxPage = 10_000;
@@ -35,4 +35,41 @@ public sealed class CastIronApiGrain(FileCommands files, IOptions<CastIronOption
 
     public Task<ConfigParseResult> ValidateConfigAsync(string sourceName, string tomlText) =>
         GrainFactory.GetGrain<IConfigValidatorGrain>(0).ValidateAsync(sourceName, tomlText);
+
+    public async Task<string?> ReadErrorLogTailAsync(string fileId, int maxBytes)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(maxBytes, 1);
+        maxBytes = Math.Min(maxBytes, 1024 * 1024);
+        if (await files.GetAsync(fileId) is not { ErrorLogKey: { } key } record)
+        {
+            return null;
+        }
+
+        var bucket = record.BucketName.Length > 0 ? record.BucketName : options.Value.Bucket;
+        if (await store.StatAsync(bucket, key) is null)
+        {
+            return null; // Removed since (retention, or by hand).
+        }
+
+        await using var log = await store.OpenReadAsync(bucket, key);
+        // Only the tail is kept: a log can be large, and the end says why the run failed.
+        var tail = new Queue<byte[]>();
+        var kept = 0;
+        var buffer = new byte[64 * 1024];
+        int read;
+        while ((read = await log.ReadAsync(buffer)) > 0)
+        {
+            tail.Enqueue(buffer[..read]);
+            kept += read;
+            while (kept - tail.Peek().Length >= maxBytes)
+            {
+                kept -= tail.Dequeue().Length;
+            }
+        }
+
+        var bytes = tail.SelectMany(b => b).ToArray();
+        var text = System.Text.Encoding.UTF8.GetString(bytes, Math.Max(0, bytes.Length - maxBytes), Math.Min(maxBytes, bytes.Length));
+        // Whole lines: a cut first line is dropped unless it is the only one.
+        return bytes.Length > maxBytes && text.IndexOf('\n', StringComparison.Ordinal) is var newline and >= 0 && newline < text.Length - 1 ? text[(newline + 1)..] : text;
+    }
 }

@@ -26,6 +26,20 @@ public sealed class ClientSdkTests : IAsyncLifetime
     public async Task InitializeAsync()
     {
         _silo = SiloProcess.StartWith(_folder, ownsFolder: true, null, null);
+        try
+        {
+            await StartAsync();
+        }
+        catch
+        {
+            // xunit does not dispose a class whose initialization failed: the silo process must not outlive the test.
+            await _silo.DisposeAsync();
+            throw;
+        }
+    }
+
+    private async Task StartAsync()
+    {
         await _silo.WaitForStdoutAsync(o => o.Contains("Now listening on:", StringComparison.Ordinal), "the silo to listen");
         Directory.CreateDirectory(Bucket);
         File.Copy(Example("example_config.toml"), Path.Combine(Bucket, "example_config.toml"));

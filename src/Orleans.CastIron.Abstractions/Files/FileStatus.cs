@@ -34,3 +34,10 @@ public static class JobEventStatus
     /// <summary>The file reached <see cref="FileStatus.Canceled"/>.</summary>
     public const string Canceled = "canceled";
 }
+
+/// <summary>What a status says about a file's life.</summary>
+public static class FileStatusExtensions
+{
+    /// <summary>True for the statuses a file ends in: Complete, Failed, Canceled.</summary>
+    public static bool IsFinal(this FileStatus status) => status is FileStatus.Complete or FileStatus.Failed or FileStatus.Canceled;
+}

@@ -34,6 +34,10 @@ public interface ICastIronApiGrain : IGrainWithIntegerKey
     /// <summary>Parses and validates config text without registering it.</summary>
     [Alias("ValidateConfig")]
     Task<ConfigParseResult> ValidateConfigAsync(string sourceName, string tomlText);
+
+    /// <summary>The last <paramref name="maxBytes"/> of a failed file's error log (whole lines), or null when it has none.</summary>
+    [Alias("ReadErrorLogTail")]
+    Task<string?> ReadErrorLogTailAsync(string fileId, int maxBytes);
 }
 
 /// <summary>Where a submitted file goes.</summary>

@@ -37,7 +37,7 @@ public static class FileStatusRules
     }
 
     /// <summary>True for statuses in which nothing runs: Complete, Failed, Canceled.</summary>
-    public static bool IsFinal(FileStatus status) => status is FileStatus.Complete or FileStatus.Failed or FileStatus.Canceled;
+    public static bool IsFinal(FileStatus status) => status.IsFinal();
 
     /// <summary>True when a user may retry a file in this status.</summary>
     public static bool CanRetry(FileStatus status) => CanTransition(status, FileStatus.Queued);

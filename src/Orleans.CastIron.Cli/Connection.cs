@@ -1,0 +1,82 @@
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using Orleans.CastIron.Client;
+
+namespace Orleans.CastIron.Cli;
+
+/// <summary>Connects to the cluster for one command and turns what goes wrong into a message and an exit code.</summary>
+internal static class Connection
+{
+    public static async Task<int> RunAsync(string? gateway, Output output, Func<ICastIronClient, Task<int>> command)
+    {
+        var builder = Host.CreateEmptyApplicationBuilder(new HostApplicationBuilderSettings());
+        builder.Configuration.AddEnvironmentVariables();
+        if (!string.IsNullOrWhiteSpace(gateway))
+        {
+            builder.Configuration["CastIron:Client:Gateways:0"] = gateway;
+        }
+
+        // The client's own logging would interleave with the output; failures reach the user as messages.
+        builder.Logging.ClearProviders();
+        IHost host;
+        try
+        {
+            builder.Services.AddCastIronClient(builder.Configuration);
+            host = builder.Build();
+        }
+        catch (OptionsValidationException ex)
+        {
+            output.Error(string.Join("; ", ex.Failures));
+            return CliApp.Usage;
+        }
+
+        using (host)
+        {
+            var where = Where(builder.Configuration);
+            try
+            {
+                await host.StartAsync();
+            }
+            catch (Exception ex) when (ex is not OperationCanceledException)
+            {
+                output.Error($"cannot reach the cluster at {where}: {ex.Message}");
+                return CliApp.Unreachable;
+            }
+
+            try
+            {
+                return await command(host.Services.GetRequiredService<ICastIronClient>());
+            }
+            catch (ArgumentException ex)
+            {
+                // The cluster refused the input (no such config, a name it does not take): the message says why.
+                output.Error(ex.Message);
+                return CliApp.Usage;
+            }
+            catch (Exception ex) when (ex is Orleans.Runtime.SiloUnavailableException or Orleans.Runtime.OrleansMessageRejectionException or TimeoutException)
+            {
+                output.Error($"the cluster at {where} stopped answering: {ex.Message}");
+                return CliApp.Unreachable;
+            }
+            finally
+            {
+                await host.StopAsync(CancellationToken.None);
+            }
+        }
+    }
+
+    /// <summary>Where the client looked for the cluster, for messages.</summary>
+    private static string Where(IConfiguration configuration)
+    {
+        var redis = configuration["CastIron:Client:Redis"] ?? configuration["CASTIRON_REDIS"];
+        if (!string.IsNullOrWhiteSpace(redis) && redis != "UNSET")
+        {
+            return $"Redis {redis}";
+        }
+
+        return configuration["CastIron:Client:Gateways:0"] ?? configuration["CASTIRON_GATEWAY"] ?? CastIronClientOptions.DefaultGateway;
+    }
+}

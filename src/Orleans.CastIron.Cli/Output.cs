@@ -1,0 +1,220 @@
+using System.Text.Json;
+using System.Text.Json.Serialization;
+using Orleans.CastIron.Config;
+using Orleans.CastIron.Files;
+using Orleans.CastIron.Grains;
+using Spectre.Console;
+
+namespace Orleans.CastIron.Cli;
+
+/// <summary>
+/// What the commands print: tables and colour for a person at a terminal (colour off with <c>NO_COLOR</c>), plain lines
+/// when stdout is not a terminal, JSON (the REST API's field names) with <c>--json</c>. Every text that comes from
+/// the cluster is escaped before it reaches markup, so a file named <c>[red]x</c> prints as itself.
+/// </summary>
+internal sealed class Output
+{
+    public static readonly JsonSerializerOptions JsonOptions = new()
+    {
+        PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower,
+        Converters = { new JsonStringEnumConverter() },
+    };
+
+    private static readonly JsonSerializerOptions JsonLine = new(JsonOptions) { WriteIndented = false };
+
+    public Output(TextWriter stdout, TextWriter stderr, bool terminal)
+    {
+        Out = stdout;
+        Err = stderr;
+        IsTerminal = terminal;
+        Console = AnsiConsole.Create(new AnsiConsoleSettings
+        {
+            Out = new AnsiConsoleOutput(stdout),
+            Ansi = terminal ? AnsiSupport.Detect : AnsiSupport.No,
+            ColorSystem = terminal ? ColorSystemSupport.Detect : ColorSystemSupport.NoColors,
+            Interactive = terminal ? InteractionSupport.Yes : InteractionSupport.No,
+        });
+    }
+
+    public TextWriter Out { get; }
+
+    public TextWriter Err { get; }
+
+    /// <summary>True when a person reads stdout at a terminal.</summary>
+    public bool IsTerminal { get; }
+
+    public IAnsiConsole Console { get; }
+
+    public void Error(string message) => Err.WriteLine($"castiron: {message}");
+
+    public void WriteJson<T>(T value, bool oneLine = false) => Out.WriteLine(JsonSerializer.Serialize(value, oneLine ? JsonLine : JsonOptions));
+
+    public void Submitted(string name, SubmittedFile file, bool json)
+    {
+        if (json)
+        {
+            WriteJson(file, oneLine: true);
+        }
+        else if (IsTerminal)
+        {
+            Console.MarkupLine($"[green]submitted[/] {Markup.Escape(name)} as [bold]{file.FileId}[/] ({Markup.Escape(file.Key)})");
+        }
+        else
+        {
+            Out.WriteLine($"submitted\t{name}\t{file.FileId}\t{file.Key}");
+        }
+    }
+
+    public void File(FileStatusRecord record, bool json)
+    {
+        if (json)
+        {
+            WriteJson(record);
+            return;
+        }
+
+        if (!IsTerminal)
+        {
+            Out.WriteLine(Line(record));
+            return;
+        }
+
+        var grid = new Grid().AddColumn().AddColumn();
+        grid.AddRow("[grey]id[/]", Markup.Escape(record.Id));
+        grid.AddRow("[grey]file[/]", Markup.Escape(record.OriginalFilename));
+        grid.AddRow("[grey]status[/]", StatusMarkup(record.Status));
+        grid.AddRow("[grey]config[/]", Markup.Escape(record.ConfigKey ?? "-"));
+        grid.AddRow("[grey]object[/]", Markup.Escape(record.FileName));
+        grid.AddRow("[grey]attempts[/]", $"{record.Attempts}");
+        grid.AddRow("[grey]updated[/]", $"{record.UpdatedAt:u}");
+        if (record.Reason is { } reason)
+        {
+            grid.AddRow("[grey]reason[/]", Markup.Escape(reason));
+        }
+
+        Console.Write(grid);
+    }
+
+    public void Files(IReadOnlyList<FileStatusRecord> records, bool json)
+    {
+        if (json)
+        {
+            WriteJson(records);
+            return;
+        }
+
+        if (!IsTerminal)
+        {
+            foreach (var record in records)
+            {
+                Out.WriteLine(Line(record));
+            }
+
+            return;
+        }
+
+        var table = new Table().AddColumns("id", "file", "status", "attempts", "updated", "config");
+        foreach (var r in records)
+        {
+            table.AddRow(Markup.Escape(r.Id), Markup.Escape(r.OriginalFilename), StatusMarkup(r.Status), $"{r.Attempts}", $"{r.UpdatedAt:u}", Markup.Escape(r.ConfigKey ?? "-"));
+        }
+
+        Console.Write(table);
+        Console.MarkupLine($"[grey]{records.Count} file(s)[/]");
+    }
+
+    public void Command(CommandResult result, bool json)
+    {
+        if (json)
+        {
+            WriteJson(result, oneLine: true);
+        }
+        else if (result.Accepted)
+        {
+            Out.WriteLine(result.Message);
+        }
+        else
+        {
+            Error(result.Message);
+        }
+    }
+
+    public void Configs(IReadOnlyList<RegisteredConfig> configs, bool json)
+    {
+        if (json)
+        {
+            WriteJson(configs.Select(c => new { c.ConfigKey, c.Registered, c.Errors, c.UpdatedAt }));
+            return;
+        }
+
+        if (!IsTerminal)
+        {
+            foreach (var c in configs)
+            {
+                Out.WriteLine($"{c.ConfigKey}\t{(c.Registered ? "registered" : "not registered")}\t{string.Join("; ", c.Errors.Select(e => e.ToString()))}");
+            }
+
+            return;
+        }
+
+        var table = new Table().AddColumns("config", "registered", "problems");
+        foreach (var c in configs)
+        {
+            table.AddRow(Markup.Escape(c.ConfigKey), c.Registered ? "[green]yes[/]" : "[red]no[/]", Markup.Escape(string.Join("\n", c.Errors.Select(e => $"{e.Line}:{e.Column} {e.Message}"))));
+        }
+
+        Console.Write(table);
+    }
+
+    /// <summary>Like a compiler: <c>file:line:column: error: key: message</c>, the line, and the column marked.</summary>
+    public void Validation(string name, string text, ConfigParseResult result, bool json)
+    {
+        if (json)
+        {
+            WriteJson(new { Valid = result.IsValid, result.Errors });
+            return;
+        }
+
+        if (result.IsValid)
+        {
+            Out.WriteLine($"{name}: valid");
+            return;
+        }
+
+        var lines = text.Split('\n');
+        foreach (var error in result.Errors)
+        {
+            var where = $"{name}:{error.Line}:{error.Column}";
+            var key = error.Key.Length > 0 ? $"{error.Key}: " : "";
+            if (IsTerminal)
+            {
+                Console.MarkupLine($"[bold]{Markup.Escape(where)}:[/] [red]error:[/] {Markup.Escape(key + error.Message)}");
+            }
+            else
+            {
+                Out.WriteLine($"{where}: error: {key}{error.Message}");
+            }
+
+            if (error.Line >= 1 && error.Line <= lines.Length)
+            {
+                var line = lines[error.Line - 1].TrimEnd('\r');
+                var column = Math.Clamp(error.Column, 1, line.Length + 1);
+                Out.WriteLine($"  {line}");
+                // The marker under the offending value: from its column to the end of its token.
+                var length = Math.Max(1, line.Length >= column ? line[(column - 1)..].TakeWhile(c => c is not (' ' or '\t' or '#')).Count() : 1);
+                Out.WriteLine($"  {new string(' ', column - 1)}^{new string('~', length - 1)}");
+            }
+        }
+    }
+
+    public static string StatusMarkup(FileStatus status) => status switch
+    {
+        FileStatus.Complete => "[green]Complete[/]",
+        FileStatus.Failed => "[red]Failed[/]",
+        FileStatus.Canceled => "[yellow]Canceled[/]",
+        _ => $"[blue]{status}[/]",
+    };
+
+    private static string Line(FileStatusRecord r) =>
+        $"{r.Id}\t{r.Status}\t{r.OriginalFilename}\t{r.Attempts}\t{r.UpdatedAt:u}\t{r.ConfigKey}";
+}

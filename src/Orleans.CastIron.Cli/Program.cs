@@ -1,0 +1,1 @@
+return await Orleans.CastIron.Cli.CliApp.RunAsync(args);

@@ -25,9 +25,10 @@ public static class CliApp
         Description = "Print JSON (for scripts) instead of tables",
     };
 
-    public static async Task<int> RunAsync(string[] args, TextWriter? stdout = null, TextWriter? stderr = null)
+    /// <param name="environment">The variables to read settings from instead of the process's (tests run several CLIs side by side).</param>
+    public static async Task<int> RunAsync(string[] args, TextWriter? stdout = null, TextWriter? stderr = null, IReadOnlyDictionary<string, string?>? environment = null)
     {
-        var output = new Output(stdout ?? Console.Out, stderr ?? Console.Error, stdout is null && !Console.IsOutputRedirected);
+        var output = new Output(stdout ?? Console.Out, stderr ?? Console.Error, stdout is null && !Console.IsOutputRedirected, environment);
         var root = new RootCommand("castiron: submit files to an Orleans.CastIron cluster and watch them go through")
         {
             Options = { Gateway },
@@ -39,6 +40,7 @@ public static class CliApp
                 FileCommand("cancel", "Cancel a file that has not finished", output, (client, id, ct) => client.CancelAsync(id, null, ct)),
                 FileCommand("retry", "Run a failed or canceled file again", output, (client, id, ct) => client.RetryAsync(id, ct)),
                 ConfigsCommand(output),
+                ClusterCommand(output),
             },
         };
         var parsed = root.Parse(args);
@@ -147,6 +149,17 @@ public static class CliApp
             var result = await act(client, parse.GetValue(id)!, ct);
             output.Command(result, parse.GetValue(Json));
             return result.Accepted ? Ok : FileFailed;
+        }));
+        return command;
+    }
+
+    private static Command ClusterCommand(Output output)
+    {
+        var command = new Command("cluster", "The cluster: silos, intake, files by status, Kafka partitions with lag") { Json };
+        command.SetAction((parse, ct) => Connection.RunAsync(parse.GetValue(Gateway), output, async client =>
+        {
+            output.Cluster(await client.GetClusterStatusAsync(ct), parse.GetValue(Json));
+            return Ok;
         }));
         return command;
     }

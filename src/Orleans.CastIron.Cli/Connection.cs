@@ -13,7 +13,15 @@ internal static class Connection
     public static async Task<int> RunAsync(string? gateway, Output output, Func<ICastIronClient, Task<int>> command)
     {
         var builder = Host.CreateEmptyApplicationBuilder(new HostApplicationBuilderSettings());
-        builder.Configuration.AddEnvironmentVariables();
+        if (output.Environment is { } environment)
+        {
+            builder.Configuration.AddInMemoryCollection(environment);
+        }
+        else
+        {
+            builder.Configuration.AddEnvironmentVariables();
+        }
+
         if (!string.IsNullOrWhiteSpace(gateway))
         {
             builder.Configuration["CastIron:Client:Gateways:0"] = gateway;
@@ -59,6 +67,12 @@ internal static class Connection
             catch (Exception ex) when (ex is Orleans.Runtime.SiloUnavailableException or Orleans.Runtime.OrleansMessageRejectionException or TimeoutException)
             {
                 output.Error($"the cluster at {where} stopped answering: {ex.Message}");
+                return CliApp.Unreachable;
+            }
+            catch (Exception ex) when (ex is not OperationCanceledException)
+            {
+                // E.g. its status store is down: the cluster is there but cannot answer this.
+                output.Error($"the cluster could not answer: {ex.Message}");
                 return CliApp.Unreachable;
             }
             finally

@@ -22,8 +22,9 @@ internal sealed class Output
 
     private static readonly JsonSerializerOptions JsonLine = new(JsonOptions) { WriteIndented = false };
 
-    public Output(TextWriter stdout, TextWriter stderr, bool terminal)
+    public Output(TextWriter stdout, TextWriter stderr, bool terminal, IReadOnlyDictionary<string, string?>? environment = null)
     {
+        Environment = environment;
         Out = stdout;
         Err = stderr;
         IsTerminal = terminal;
@@ -37,6 +38,9 @@ internal sealed class Output
     }
 
     public TextWriter Out { get; }
+
+    /// <summary>Settings' variables in place of the process's, or null.</summary>
+    public IReadOnlyDictionary<string, string?>? Environment { get; }
 
     public TextWriter Err { get; }
 
@@ -204,6 +208,53 @@ internal sealed class Output
                 var length = Math.Max(1, line.Length >= column ? line[(column - 1)..].TakeWhile(c => c is not (' ' or '\t' or '#')).Count() : 1);
                 Out.WriteLine($"  {new string(' ', column - 1)}^{new string('~', length - 1)}");
             }
+        }
+    }
+
+    public void Cluster(ClusterStatus status, bool json)
+    {
+        if (json)
+        {
+            WriteJson(status);
+            return;
+        }
+
+        var files = status.Files is { } counts ? string.Join(", ", counts.Where(kv => kv.Value > 0).Select(kv => $"{kv.Key} {kv.Value}")) : status.StatusStoreProblem ?? "";
+        if (!IsTerminal)
+        {
+            foreach (var silo in status.Silos)
+            {
+                Out.WriteLine($"silo\t{silo.Address}\t{silo.Status}");
+            }
+
+            Out.WriteLine($"intake\t{(status.IntakePaused ? "paused" : "running")}");
+            Out.WriteLine($"files\t{files}");
+            foreach (var p in status.Kafka?.Partitions ?? [])
+            {
+                Out.WriteLine($"partition\t{p.Topic}\t{p.Partition}\t{p.Silo}\t{p.Committed}\t{p.HighWatermark}\t{p.Lag}{(p.Held is { } h ? $"\theld at {h.Offset}: {h.Reason}" : "")}");
+            }
+
+            return;
+        }
+
+        var silos = new Table().AddColumns("silo", "status");
+        foreach (var silo in status.Silos)
+        {
+            silos.AddRow(Markup.Escape(silo.Address), Markup.Escape(silo.Status));
+        }
+
+        Console.Write(silos);
+        Console.MarkupLine($"intake: {(status.IntakePaused ? "[yellow]paused[/]" : "[green]running[/]")}   bucket: {Markup.Escape(status.Bucket)}   files: {Markup.Escape(files.Length == 0 ? "none" : files)}");
+        if (status.Kafka is { } kafka)
+        {
+            var partitions = new Table().AddColumns("topic", "partition", "silo", "committed", "end", "lag", "held");
+            foreach (var p in kafka.Partitions)
+            {
+                partitions.AddRow(Markup.Escape(p.Topic), $"{p.Partition}", Markup.Escape(p.Silo ?? "-"), $"{p.Committed}", $"{p.HighWatermark}", p.Lag is > 0 ? $"[yellow]{p.Lag}[/]" : $"{p.Lag}", p.Held is { } h ? $"[red]{h.Offset}[/] {Markup.Escape(h.Reason)}" : "");
+            }
+
+            Console.Write(partitions);
+            Console.MarkupLine($"kafka: {(kafka.Paused ? "[yellow]paused[/]" : "[green]reading[/]")}");
         }
     }
 

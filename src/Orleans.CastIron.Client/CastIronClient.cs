@@ -59,6 +59,9 @@ internal sealed class CastIronClient(IClusterClient cluster, IOptions<CastIronCl
     public async Task<IReadOnlyList<RegisteredConfig>> ListConfigsAsync(CancellationToken cancellationToken = default) =>
         await Api.GetProcessorsAsync().WaitAsync(cancellationToken).ConfigureAwait(false);
 
+    public Task<ClusterStatus> GetClusterStatusAsync(CancellationToken cancellationToken = default) =>
+        Api.GetClusterStatusAsync().WaitAsync(cancellationToken);
+
     public Task<string?> ReadErrorLogTailAsync(string fileId, int maxBytes = 4096, CancellationToken cancellationToken = default) =>
         Api.ReadErrorLogTailAsync(fileId, maxBytes).WaitAsync(cancellationToken);
 

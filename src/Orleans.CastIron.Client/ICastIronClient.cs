@@ -38,6 +38,9 @@ public interface ICastIronClient
     /// <summary>Validates config text without registering it: every error with its key, line and column.</summary>
     Task<ConfigParseResult> ValidateConfigAsync(string tomlText, string sourceName = "config.toml", CancellationToken cancellationToken = default);
 
+    /// <summary>The cluster at a glance: silos, intake, files by status, Kafka partitions with their lag.</summary>
+    Task<ClusterStatus> GetClusterStatusAsync(CancellationToken cancellationToken = default);
+
     /// <summary>The end of a failed file's error log (at most <paramref name="maxBytes"/>, whole lines), or null when it has none.</summary>
     Task<string?> ReadErrorLogTailAsync(string fileId, int maxBytes = 4096, CancellationToken cancellationToken = default);
 }

@@ -8,7 +8,7 @@ namespace Orleans.CastIron.Grains;
 
 /// <summary>The client's way in: the same operations as the REST API, on the silo the client is connected to.</summary>
 [StatelessWorker]
-public sealed class CastIronApiGrain(FileCommands files, IObjectStore store, IOptions<CastIronOptions> options) : Grain, ICastIronApiGrain
+public sealed class CastIronApiGrain(FileCommands files, ClusterStatusReader clusterStatus, IObjectStore store, IOptions<CastIronOptions> options) : Grain, ICastIronApiGrain
 {
     /// <summary>The largest page a client may ask for: one answer stays a modest message.</summary>
     public const int MaxPage = 10_000;
@@ -35,6 +35,8 @@ public sealed class CastIronApiGrain(FileCommands files, IObjectStore store, IOp
 
     public Task<ConfigParseResult> ValidateConfigAsync(string sourceName, string tomlText) =>
         GrainFactory.GetGrain<IConfigValidatorGrain>(0).ValidateAsync(sourceName, tomlText);
+
+    public Task<ClusterStatus> GetClusterStatusAsync() => clusterStatus.ReadAsync();
 
     public async Task<string?> ReadErrorLogTailAsync(string fileId, int maxBytes)
     {

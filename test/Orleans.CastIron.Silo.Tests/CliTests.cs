@@ -77,6 +77,20 @@ public sealed class CliTests(CliTests.Silo silo) : IClassFixture<CliTests.Silo>
     }
 
     [Fact]
+    public async Task Cluster_ShowsTheSilo_TheIntake_AndTheFilesByStatus()
+    {
+        var (code, output, _) = await RunAsync("cluster", "--json");
+
+        Assert.Equal(CliApp.Ok, code);
+        var status = JsonDocument.Parse(output).RootElement;
+        Assert.Equal("Active", Assert.Single(status.GetProperty("silos").EnumerateArray()).GetProperty("status").GetString());
+        Assert.False(status.GetProperty("intake_paused").GetBoolean());
+        Assert.True(status.GetProperty("files").TryGetProperty("Complete", out _));
+        Assert.Equal(JsonValueKind.Null, status.GetProperty("kafka").ValueKind);
+        Assert.Contains("intake\trunning", (await RunAsync("cluster")).Output, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task ValidatingABadConfig_PrintsEachErrorLikeACompiler_AndExitsOne()
     {
         var path = Path.Combine(silo.Folder, "mine.toml");

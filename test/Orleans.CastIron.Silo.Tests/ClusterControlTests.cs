@@ -15,6 +15,8 @@ public sealed class ClusterControlTests(ITestOutputHelper output) : IDisposable
 {
     private readonly string _root = Path.Combine(Path.GetTempPath(), "castiron-cluster-tests", Guid.NewGuid().ToString("N"));
 
+    private string? _lastCliError;
+
     private string Config => Path.Combine(_root, "etl", "crash");
 
     [Fact]
@@ -57,6 +59,10 @@ public sealed class ClusterControlTests(ITestOutputHelper output) : IDisposable
         }
 
         await WaitUntilAsync(() => Archived() == 1, "the file taken once intake resumed", first);
+        // The CLI's view of the cluster, found through Redis as the silos find each other: both silos, intake and Kafka
+        // running again.
+        await WaitUntilAsync(() => ClusterView(redis).Result is { } view && view.GetProperty("silos").GetArrayLength() == 2 && !view.GetProperty("intake_paused").GetBoolean() && !view.GetProperty("kafka").GetProperty("paused").GetBoolean(), "castiron cluster showing both silos, intake and Kafka running", first);
+
         // Whichever silo ran it, both answer for it: file status is the cluster's (in Redis), not a silo's.
         foreach (var silo in new[] { first, second })
         {
@@ -65,6 +71,25 @@ public sealed class ClusterControlTests(ITestOutputHelper output) : IDisposable
 
         // The other silo follows the switch within a second.
         await WaitUntilAsync(() => Status(first).Result is { } s && s.GetProperty("intake").GetString() == "running" && !s.GetProperty("kafka").GetProperty("paused").GetBoolean(), "the first silo running again", first, TimeSpan.FromSeconds(10));
+    }
+
+    private async Task<System.Text.Json.JsonElement?> ClusterView(RedisPeer redis)
+    {
+        using var output = new StringWriter();
+        using var error = new StringWriter();
+        var environment = new Dictionary<string, string?>
+        {
+            ["CASTIRON_REDIS"] = redis.ConnectionString,
+            ["CASTIRON_CLUSTER_ID"] = "test-" + Path.GetFileName(_root),
+            ["CASTIRON_SERVICE_ID"] = "test-" + Path.GetFileName(_root),
+        };
+        if (await Orleans.CastIron.Cli.CliApp.RunAsync(["cluster", "--json"], output, error, environment) != 0)
+        {
+            _lastCliError = error.ToString();
+            return null;
+        }
+
+        return System.Text.Json.JsonDocument.Parse(output.ToString()).RootElement;
     }
 
     private static async Task<int> CompleteFiles(SiloProcess silo)
@@ -137,7 +162,7 @@ public sealed class ClusterControlTests(ITestOutputHelper output) : IDisposable
             if (DateTime.UtcNow > deadline)
             {
                 output.WriteLine(silo.Stdout.Length > 6000 ? silo.Stdout[^6000..] : silo.Stdout);
-                Assert.Fail($"timed out waiting for {what}: {Archived()} archived, {Count("01_inbox")} in the inbox, {Count("02_processing")} processing, {Count("04_failed")} failed");
+                Assert.Fail($"timed out waiting for {what} (last CLI error: {_lastCliError}): {Archived()} archived, {Count("01_inbox")} in the inbox, {Count("02_processing")} processing, {Count("04_failed")} failed");
             }
 
             await Task.Delay(100);

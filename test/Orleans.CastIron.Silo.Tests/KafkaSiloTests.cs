@@ -164,6 +164,16 @@ public class KafkaSiloTests(Xunit.Abstractions.ITestOutputHelper output)
             await Task.Delay(100);
         }
 
+        // castiron cluster shows the same through the gateway: Kafka paused, the partition one record behind.
+        using (var cliOut = new StringWriter())
+        using (var cliErr = new StringWriter())
+        {
+            Assert.Equal(0, await Orleans.CastIron.Cli.CliApp.RunAsync(["cluster", "--json", "--gateway", $"127.0.0.1:{app.Configuration["CastIron:Cluster:GatewayPort"]}"], cliOut, cliErr, new Dictionary<string, string?>()));
+            var view = JsonDocument.Parse(cliOut.ToString()).RootElement.GetProperty("kafka");
+            Assert.True(view.GetProperty("paused").GetBoolean());
+            Assert.Equal(1, view.GetProperty("partitions").EnumerateArray().Single(p => p.GetProperty("topic").GetString() == keyed.text && p.GetProperty("partition").GetInt32() == keyed.Item2).GetProperty("lag").GetInt64());
+        }
+
         using var start = await http.GetAsync("/manager/start-consumers");
         Assert.True(start.IsSuccessStatusCode);
         Assert.False((await KafkaStatusAsync(http)).GetProperty("paused").GetBoolean());

@@ -5,6 +5,7 @@ using Orleans.CastIron.Grains;
 using Orleans.CastIron.Jobs;
 using Microsoft.Extensions.Options;
 using Orleans.CastIron.Silo.Services;
+using Orleans.CastIron.Grains.Services;
 
 namespace Orleans.CastIron.Silo.Api;
 
@@ -194,16 +195,9 @@ public sealed partial class StatusStoreFilter(ILogger<StatusStoreFilter> logger)
         }
     }
 
-    /// <summary>A failure of the status store itself (unreachable, refusing, timing out, answering rows we cannot read).</summary>
-    public static bool IsUnavailable(Exception exception, CancellationToken request) => exception switch
-    {
-        OperationCanceledException => !request.IsCancellationRequested,
-        HttpRequestException or System.Data.Common.DbException or IOException or TimeoutException or System.Text.Json.JsonException => true,
-        _ => false,
-    };
+    private static bool IsUnavailable(Exception exception, CancellationToken request) => StatusStoreFailures.IsUnavailable(exception, request);
 
-    public static string Describe(Exception exception) =>
-        $"the status store did not answer ({(exception is OperationCanceledException ? "timed out" : exception.GetType().Name)}); see the silo log";
+    private static string Describe(Exception exception) => StatusStoreFailures.Describe(exception);
 
     [LoggerMessage(1, LogLevel.Warning, "The status store did not answer {Path}")]
     private partial void LogUnavailable(Exception exception, string path);

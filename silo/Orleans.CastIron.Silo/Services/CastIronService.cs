@@ -27,8 +27,8 @@ public sealed record WebhookOutcome(WebhookStatus Status, int Accepted, int Igno
 /// <summary>What the REST API asks of the cluster; endpoints stay free of grain logic.</summary>
 public sealed class CastIronService(
     IGrainFactory grains,
-    IFileStatusStore statusStore,
     FileCommands files,
+    ClusterStatusReader clusterStatus,
     MemoryJobEventFeed jobEvents,
     IntakeService intake,
     IOptions<CastIronOptions> options,
@@ -83,68 +83,20 @@ public sealed class CastIronService(
         return changed;
     }
 
+    /// <summary>The cluster's status in the shape <c>/manager/status</c> has always had.</summary>
     public async Task<object> GetStatusAsync(CancellationToken cancellationToken)
     {
-        var hosts = await grains.GetGrain<IManagementGrain>(0).GetHosts(onlyActive: true);
+        var status = await clusterStatus.ReadAsync(cancellationToken);
         var configs = await Registry.GetConfigsAsync();
-        // The health page stays up when the status store (ClickHouse) does not answer; it says so instead.
-        IReadOnlyDictionary<FileStatus, int>? counts = null;
-        string? statusStoreProblem = null;
-        try
-        {
-            counts = await statusStore.CountAsync(cancellationToken);
-        }
-        catch (Exception ex) when (Api.StatusStoreFilter.IsUnavailable(ex, cancellationToken))
-        {
-            statusStoreProblem = Api.StatusStoreFilter.Describe(ex);
-        }
-
-        var jobs = counts is null ? null : Enum.GetValues<FileStatus>().ToDictionary(s => s.ToString(), s => counts.GetValueOrDefault(s));
-
         return new
         {
-            Silos = hosts.Select(h => new { Address = h.Key.ToString(), Status = h.Value.ToString() }),
-            Intake = intake.IsPaused ? "paused" : "running",
-            Bucket = options.Value.Bucket,
+            status.Silos,
+            Intake = status.IntakePaused ? "paused" : "running",
+            status.Bucket,
             Processors = configs.Select(c => new { c.ConfigKey, c.Registered, c.Note, Errors = c.Errors.Length }),
-            Kafka = KafkaEnabled ? await KafkaStatusAsync() : null,
-            Jobs = jobs,
-            StatusStore = statusStoreProblem ?? "ok",
-        };
-    }
-
-    /// <summary>
-    /// Every Kafka partition: committed and end offsets from Kafka, and, where a queue reads it, the silo, the last
-    /// offset read, the delivered position and a record holding it.
-    /// </summary>
-    private async Task<object> KafkaStatusAsync()
-    {
-        var provider = Kafka.CastIronKafkaOptions.StreamProvider;
-        var queues = await Management.QueuesAsync(provider);
-        var reading = queues.SelectMany(q => q.Partitions.Select(p => (Queue: q, Partition: p))).ToDictionary(r => (r.Partition.Topic, r.Partition.Partition));
-        var committed = await services.GetRequiredKeyedService<KafkaTopology>(provider).CommittedPositionsAsync();
-        return new
-        {
-            Paused = await Management.AgentsStoppedAsync(provider),
-            Queues = queues.Select(q => new { q.Queue, q.Silo, q.State, q.BufferedBytes }),
-            Partitions = committed.Select(position =>
-            {
-                var read = reading.GetValueOrDefault((position.Topic, position.Partition));
-                var p = read.Partition is { } live ? live with { Committed = Math.Max(live.Committed, position.Committed), HighWatermark = live.HighWatermark ?? position.HighWatermark } : position;
-                return new
-                {
-                    p.Topic,
-                    p.Partition,
-                    read.Queue?.Queue,
-                    read.Queue?.Silo,
-                    LastRead = read.Partition is null ? (long?)null : p.LastRead,
-                    p.Committed,
-                    DeliveredUpTo = read.Partition is null ? (long?)null : p.DeliveredUpTo,
-                    p.HighWatermark,
-                    p.Lag,
-                    p.Held,
-                };
-            }).OrderBy(p => p.Topic, StringComparer.Ordinal).ThenBy(p => p.Partition),
+            status.Kafka,
+            Jobs = status.Files?.ToDictionary(kv => kv.Key.ToString(), kv => kv.Value),
+            StatusStore = status.StatusStoreProblem ?? "ok",
         };
     }
 

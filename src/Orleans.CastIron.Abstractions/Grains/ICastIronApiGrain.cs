@@ -35,6 +35,10 @@ public interface ICastIronApiGrain : IGrainWithIntegerKey
     [Alias("ValidateConfig")]
     Task<ConfigParseResult> ValidateConfigAsync(string sourceName, string tomlText);
 
+    /// <summary>The cluster at a glance: silos, intake, files by status, Kafka partitions with their lag.</summary>
+    [Alias("GetClusterStatus")]
+    Task<ClusterStatus> GetClusterStatusAsync();
+
     /// <summary>The last <paramref name="maxBytes"/> of a failed file's error log (whole lines), or null when it has none.</summary>
     [Alias("ReadErrorLogTail")]
     Task<string?> ReadErrorLogTailAsync(string fileId, int maxBytes);

@@ -60,6 +60,7 @@ public static class CastIronSiloBuilderExtensions
         services.TryAddSingleton<ConfigSnapshotCache>();
         services.TryAddSingleton<JobTimerPump>();
         services.TryAddSingleton<FileCommands>();
+        services.TryAddSingleton<ClusterStatusReader>();
         services.TryAddSingleton<JobRunner>();
         services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>>(sp => sp.GetRequiredService<JobRunner>());
         services.TryAddSingleton<IntakeService>();

@@ -41,6 +41,7 @@ public static class CastIronKafkaSiloBuilderExtensions
         builder.Services.AddSingleton<IValidateOptions<CastIronKafkaOptions>, CastIronKafkaOptionsValidator>();
         builder.Services.TryAddSingleton<IKafkaDeadLetterSink>(sp => new KafkaDeadLetterTopics(sp.GetRequiredKeyedService<KafkaDeadLetters>(CastIronKafkaOptions.StreamProvider)));
         builder.Services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>, KafkaTelemetry>();
+        builder.Services.AddSingleton<IKafkaStatusSource, KafkaStatusSource>();
         builder.Services.AddSingleton<KafkaJobEventSink>();
         builder.Services.TryAddSingleton<MemoryJobEventFeed>();
         // To pizza-tracker, and still readable per job over the API.

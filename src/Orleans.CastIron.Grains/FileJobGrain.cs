@@ -204,7 +204,7 @@ internal sealed partial class FileJobGrain(
             next = decision.Then;
             foreach (var effect in decision.Effects)
             {
-                if (await RunAsync(effect) is { } result)
+                if (await RunAsync(effect, before) is { } result)
                 {
                     next = result;
                     break;
@@ -250,7 +250,8 @@ internal sealed partial class FileJobGrain(
         }
     }
 
-    private async Task<FileJobTrigger?> RunAsync(FileJobEffect effect)
+    /// <param name="before">The state the decision left (its job's events go with it when the state is cleared).</param>
+    private async Task<FileJobTrigger?> RunAsync(FileJobEffect effect, FileJobState before)
     {
         switch (effect)
         {
@@ -296,6 +297,12 @@ internal sealed partial class FileJobGrain(
                 await timers.RemoveAsync(FileId);
                 return null;
             case ClearState:
+                // Retention ended: the job's events go too.
+                if (before.Record?.JobId is { } jobId)
+                {
+                    await GrainFactory.GetGrain<IJobEventsGrain>(jobId).ClearAsync();
+                }
+
                 await state.ClearStateAsync();
                 await timers.RemoveAsync(FileId);
                 return null;

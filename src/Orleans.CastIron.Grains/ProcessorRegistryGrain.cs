@@ -12,6 +12,7 @@ internal sealed partial class ProcessorRegistryGrain(
     IJobEventSink jobEvents,
     Services.IntakeService intake,
     TimeProvider time,
+    Microsoft.Extensions.Hosting.IHostApplicationLifetime lifetime,
     ILogger<ProcessorRegistryGrain> logger) : Grain, IProcessorRegistryGrain
 {
     private static readonly TimeSpan LongPoll = TimeSpan.FromSeconds(20);
@@ -69,8 +70,9 @@ internal sealed partial class ProcessorRegistryGrain(
         }
 
         var changed = _changed.Task;
-        // Kept alive by the polls of every silo; answers before Orleans' response timeout.
-        await Task.WhenAny(changed, Task.Delay(LongPoll, time));
+        // Kept alive by the polls of every silo; answers before Orleans' response timeout, and at once when this silo
+        // stops (a poll in progress would hold the grain's deactivation, and the silo's stop, for its whole length).
+        await Task.WhenAny(changed, Task.Delay(LongPoll, time, lifetime.ApplicationStopping));
         return Snapshot();
     }
 

@@ -30,7 +30,7 @@ public class FileWorkflowTests(WorkflowFixture fixture)
         return entry;
     }
 
-    private IReadOnlyList<JobEvent> Events(FileStatusRecord record) => Host.JobEvents.Events(record.JobId!);
+    private Task<IReadOnlyList<JobEvent>> EventsAsync(FileStatusRecord record) => Host.JobEvents.EventsAsync(record.JobId!);
 
     [Fact]
     public async Task SeedExample_ConfigCreatesStageFolders_AndTheCsvIsProcessedAndArchived()
@@ -63,7 +63,7 @@ public class FileWorkflowTests(WorkflowFixture fixture)
                 JobEvent.CommittedUpdate(record.JobId!, 91),
                 JobEvent.StatusUpdate(record.JobId!, "success"),
             ],
-            Events(record));
+            (await EventsAsync(record)));
     }
 
     [Fact]
@@ -82,7 +82,7 @@ public class FileWorkflowTests(WorkflowFixture fixture)
         Assert.Contains("boom from test processor", log, StringComparison.Ordinal);
         Assert.Contains("about to fail on purpose", log, StringComparison.Ordinal);
         Assert.Contains("InvalidOperationException", record.Reason, StringComparison.Ordinal);
-        Assert.Equal(JobEvent.StatusUpdate(record.JobId!, "failure"), Events(record)[^1]);
+        Assert.Equal(JobEvent.StatusUpdate(record.JobId!, "failure"), (await EventsAsync(record))[^1]);
         Assert.Equal("Failed", (await Host.Store.StatAsync(WorkflowHost.Bucket, record.FileName))!.Metadata["status"]);
     }
 
@@ -156,7 +156,7 @@ public class FileWorkflowTests(WorkflowFixture fixture)
         var record = await Host.WaitForStatusAsync(folder, name, FileStatus.Canceled);
         Assert.Equal($"{folder}/05_canceled/{record.Id}-{name}", record.FileName);
         Assert.True(Host.Exists(record.FileName));
-        Assert.Equal(JobEvent.StatusUpdate(record.JobId!, "canceled"), Events(record)[^1]);
+        Assert.Equal(JobEvent.StatusUpdate(record.JobId!, "canceled"), (await EventsAsync(record))[^1]);
         Assert.Equal(1, record.Attempts);
     }
 
@@ -248,7 +248,7 @@ public class FileWorkflowTests(WorkflowFixture fixture)
         Assert.False(entry!.Registered);
         Assert.Contains(entry.Errors, e => e.Code == ConfigErrorCode.UnknownKey && e.Key == "castiron.etl.inbox_dri" && e.Line == 4);
         Assert.Contains(entry.Errors, e => e.Code == ConfigErrorCode.MissingKey && e.Key == "castiron.etl.inbox_dir");
-        var published = Assert.Single(Host.JobEvents.Events($"{folder}/cfg.toml"));
+        var published = Assert.Single(await Host.JobEvents.EventsAsync($"{folder}/cfg.toml"));
         Assert.Equal(JobEventType.ConfigError, published.Type);
         Assert.Equal(entry.Errors.Select(e => e.ToString()), published.Errors);
         await Host.DropAsync($"{folder}/01_inbox/late.csv", "a\n");
@@ -275,7 +275,7 @@ public class FileWorkflowTests(WorkflowFixture fixture)
         await RegisterAsync(folder, Configs.Dotnet("test.succeed"));
         await Host.DropAsync($"{folder}/01_inbox/once.csv", "a\nb\n");
         var record = await Host.WaitForStatusAsync(folder, "once.csv", FileStatus.Complete);
-        var eventsBefore = Events(record).Count;
+        var eventsBefore = (await EventsAsync(record)).Count;
 
         var drop = new Events.BucketEvent { EventName = "s3:ObjectCreated:Put", Bucket = WorkflowHost.Bucket, Key = $"{folder}/01_inbox/once.csv" };
         var renamed = drop with { EventName = "s3:ObjectCreated:Copy", Key = $"{folder}/01_inbox/{record.Id}-once.csv" };
@@ -292,7 +292,7 @@ public class FileWorkflowTests(WorkflowFixture fixture)
         Assert.Equal(FileStatus.Complete, after.Status);
         Assert.Equal(record.Transitions.AsEnumerable(), after.Transitions.AsEnumerable());
         Assert.Equal(1, TestProcessors.Calls[record.Id]);
-        Assert.Equal(eventsBefore, Events(record).Count);
+        Assert.Equal(eventsBefore, (await EventsAsync(record)).Count);
         Assert.Equal(
             [
                 JobEvent.Created(record.JobId!, $"{record.Id}-once.csv", "cfg.toml", "castiron"),
@@ -301,7 +301,7 @@ public class FileWorkflowTests(WorkflowFixture fixture)
                 JobEvent.CommittedUpdate(record.JobId!, 2),
                 JobEvent.StatusUpdate(record.JobId!, "success"),
             ],
-            Events(record));
+            (await EventsAsync(record)));
     }
 
     [Fact]
@@ -525,7 +525,7 @@ public class PluginTests(WorkflowFixture fixture)
 
         var ok = await host.WaitForStatusAsync(folder, "ok.csv", FileStatus.Complete);
         var empty = await host.WaitForStatusAsync(folder, "empty.csv", FileStatus.Failed);
-        Assert.Contains(JobEvent.TaskUpdate(ok.JobId!, "uppercased by a plugin"), host.JobEvents.Events(ok.JobId!));
+        Assert.Contains(JobEvent.TaskUpdate(ok.JobId!, "uppercased by a plugin"), await host.JobEvents.EventsAsync(ok.JobId!));
         Assert.Contains("empty file", empty.Reason, StringComparison.Ordinal);
     }
 }

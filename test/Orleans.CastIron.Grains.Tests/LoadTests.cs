@@ -29,6 +29,9 @@ public class LoadTests
         Assert.Equal(files.Select(f => f.FileName).Order(StringComparer.Ordinal), archived);
         Assert.Equal([$"{folder}/01_inbox/.keep"], host.List($"{folder}/01_inbox"));
         Assert.Equal([$"{folder}/02_processing/.keep"], host.List($"{folder}/02_processing"));
-        Assert.All(files, f => Assert.Single(host.JobEvents.Events(f.JobId!), e => e.Type == JobEventType.JobCreated));
+        foreach (var f in files)
+        {
+            Assert.Single(await host.JobEvents.EventsAsync(f.JobId!), e => e.Type == JobEventType.JobCreated);
+        }
     }
 }

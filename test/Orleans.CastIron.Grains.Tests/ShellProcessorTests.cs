@@ -34,7 +34,7 @@ public class ShellProcessorTests(WorkflowFixture fixture)
                 JobEvent.CommittedUpdate(record.JobId!, 10),
                 JobEvent.StatusUpdate(record.JobId!, "success"),
             ],
-            Host.JobEvents.Events(record.JobId!));
+            await Host.JobEvents.EventsAsync(record.JobId!));
     }
 
     [Fact]

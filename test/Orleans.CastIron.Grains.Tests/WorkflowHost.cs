@@ -36,7 +36,8 @@ public sealed class WorkflowHost : IAsyncDisposable
 
     public IFileStatusStore StatusStore => Services.GetRequiredService<IFileStatusStore>();
 
-    public MemoryJobEventFeed JobEvents => Services.GetRequiredService<MemoryJobEventFeed>();
+    /// <summary>Job events as any reader of the cluster gets them, once the silo's sink sent what it has.</summary>
+    public JobEventReader JobEvents => new(Services.GetRequiredService<GrainJobEventSink>(), Cluster.Client);
 
     public IObjectStore Store => Services.GetRequiredService<IObjectStore>();
 
@@ -44,12 +45,12 @@ public sealed class WorkflowHost : IAsyncDisposable
 
     /// <summary>Starts a host; a given <paramref name="root"/> survives disposal (for restart tests), a generated one does not.</summary>
     /// <param name="storage">Registers another object store before the folder adapter (which then provides only state, status and timers).</param>
-    public static async Task<WorkflowHost> StartAsync(string? root = null, int maxConcurrency = 8, bool matchContentType = false, Action<ISiloBuilder>? configure = null, bool fastTimings = true, Action<ISiloBuilder>? storage = null)
+    public static async Task<WorkflowHost> StartAsync(string? root = null, int maxConcurrency = 8, bool matchContentType = false, Action<ISiloBuilder>? configure = null, bool fastTimings = true, Action<ISiloBuilder>? storage = null, short silos = 1)
     {
         var ownsRoot = root is null;
         root ??= NewRoot();
         Directory.CreateDirectory(Path.Combine(root, Bucket));
-        var builder = new InProcessTestClusterBuilder(initialSilosCount: 1).WithLogsInBuildOutput();
+        var builder = new InProcessTestClusterBuilder(initialSilosCount: silos).WithLogsInBuildOutput();
         builder.ConfigureSilo((_, silo) =>
         {
             silo.AddCastIron(
@@ -199,4 +200,14 @@ public sealed class WorkflowFixture : IAsyncLifetime
 public sealed class WorkflowCollection : ICollectionFixture<WorkflowFixture>
 {
     public const string Name = "workflow";
+}
+
+/// <summary>Reads a job's feed after the silo's sink has sent every event published so far.</summary>
+public sealed class JobEventReader(GrainJobEventSink sink, IGrainFactory grains)
+{
+    public async Task<IReadOnlyList<JobEvent>> EventsAsync(string jobId)
+    {
+        await sink.FlushAsync();
+        return [.. (await grains.GetGrain<IJobEventsGrain>(jobId).ReadAsync(0, 1_000)).Events.Select(e => e.Event)];
+    }
 }

@@ -181,6 +181,8 @@ public class StreamingPayloadTests(KafkaSiloFixture silo) : IClassFixture<KafkaS
             ],
             records.Select(r => r.Message.Value));
         Assert.Single(records.Select(r => r.Partition.Value).Distinct());
-        Assert.Equal(3, silo.Services.GetRequiredService<Grains.Services.MemoryJobEventFeed>().Events(jobId).Count);
+        // And to the job's feed, readable from any silo.
+        await silo.Services.GetRequiredService<Grains.Services.GrainJobEventSink>().FlushAsync();
+        Assert.Equal(3, (await silo.Services.GetRequiredService<IGrainFactory>().GetGrain<Grains.IJobEventsGrain>(jobId).ReadAsync(0, 100)).Events.Length);
     }
 }

@@ -117,14 +117,81 @@ public static class Endpoints
             };
         }).WithSummary("S3 bucket notifications (MinIO webhook, Ceph/AWS event records); needs the webhook token");
 
-        open.MapGet("/jobs/{jobId}/events", (string jobId, CastIronService service) =>
+        // A job's events: JSON (the seed's exact event JSON, in order), or, with Accept: text/event-stream, a live feed
+        // (Server-Sent Events whose ids are the events' sequence numbers: Last-Event-ID resumes).
+        open.MapGet("/jobs/{jobId}/events", async (string jobId, string? after, HttpContext http, CastIronService service) =>
         {
-            var events = service.GetJobEvents(jobId);
-            // The exact seed JSON of each event.
-            return events.Count == 0
-                ? Results.NotFound(new { message = $"no events for job '{jobId}' on this silo" })
-                : Results.Text("[" + string.Join(",", events.Select(JobEventJson.Serialize)) + "]", "application/json");
+            if (!JobIds.IsValid(jobId))
+            {
+                return Results.NotFound(new { message = $"'{jobId}' is not a job id" });
+            }
+
+            if (ResumePosition(http.Request, after) is not { } from)
+            {
+                return Results.BadRequest(new { message = $"after must be a whole number of events, not '{after ?? http.Request.Headers["Last-Event-ID"]}'" });
+            }
+
+            if (WantsEventStream(http.Request))
+            {
+                await JobEventStream.WriteAsync(http, from, position => service.ReadJobEventsAsync(jobId, position, JobEventStream.PollWait));
+                return Results.Empty;
+            }
+
+            var page = await service.ReadJobEventsAsync(jobId, from);
+            return page.Last == 0
+                ? Results.NotFound(new { message = $"no events for job '{jobId}'" })
+                : Results.Text("[" + string.Join(",", page.Events.Select(e => JobEventJson.Serialize(e.Event))) + "]", "application/json");
         });
+
+        // The events of a file's current job, the same way; a file still waiting for its config has none yet.
+        status.MapGet("/files/{id}/events", async (string id, string? after, HttpContext http, CastIronService service) =>
+        {
+            if (await service.GetFileAsync(id, http.RequestAborted) is not { } record)
+            {
+                return Results.NotFound(new { message = $"no file with id '{id}'" });
+            }
+
+            if (ResumePosition(http.Request, after) is not { } from)
+            {
+                return Results.BadRequest(new { message = $"after must be a whole number of events, not '{after ?? http.Request.Headers["Last-Event-ID"]}'" });
+            }
+
+            if (WantsEventStream(http.Request))
+            {
+                // Until its job exists (the file is queued), the stream waits for it.
+                var jobId = record.JobId;
+                while (jobId is null && !http.RequestAborted.IsCancellationRequested)
+                {
+                    await Task.Delay(TimeSpan.FromMilliseconds(250), http.RequestAborted).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+                    jobId = (await service.GetFileAsync(id, http.RequestAborted))?.JobId;
+                }
+
+                if (jobId is not null)
+                {
+                    await JobEventStream.WriteAsync(http, from, position => service.ReadJobEventsAsync(jobId, position, JobEventStream.PollWait));
+                }
+
+                return Results.Empty;
+            }
+
+            var page = record.JobId is { } job ? await service.ReadJobEventsAsync(job, from) : new JobEventPage();
+            return Results.Text("[" + string.Join(",", page.Events.Select(e => JobEventJson.Serialize(e.Event))) + "]", "application/json");
+        });
+    }
+
+    private static bool WantsEventStream(HttpRequest request) =>
+        request.Headers.Accept.Any(a => a is not null && a.Contains("text/event-stream", StringComparison.OrdinalIgnoreCase));
+
+    /// <summary>Where a reader resumes: <c>?after=</c>, else the <c>Last-Event-ID</c> an event-stream client sends back; null when unreadable.</summary>
+    private static long? ResumePosition(HttpRequest request, string? after)
+    {
+        var text = after ?? request.Headers["Last-Event-ID"].FirstOrDefault();
+        if (string.IsNullOrEmpty(text))
+        {
+            return 0;
+        }
+
+        return long.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out var position) ? position : null;
     }
 
     /// <summary>

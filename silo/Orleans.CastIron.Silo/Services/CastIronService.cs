@@ -29,7 +29,6 @@ public sealed class CastIronService(
     IGrainFactory grains,
     FileCommands files,
     ClusterStatusReader clusterStatus,
-    MemoryJobEventFeed jobEvents,
     IntakeService intake,
     IOptions<CastIronOptions> options,
     IServiceProvider services)
@@ -51,7 +50,11 @@ public sealed class CastIronService(
     public Task<ConfigParseResult> ValidateConfigAsync(string name, string text) =>
         grains.GetGrain<IConfigValidatorGrain>(0).ValidateAsync(name, text);
 
-    public IReadOnlyList<Jobs.JobEvent> GetJobEvents(string jobId) => jobEvents.Events(jobId);
+    /// <summary>Up to 1,000 events of a job after sequence <paramref name="after"/>; or, with <paramref name="wait"/>, the next ones as they come.</summary>
+    public Task<JobEventPage> ReadJobEventsAsync(string jobId, long after, TimeSpan wait = default) =>
+        wait > TimeSpan.Zero
+            ? grains.GetGrain<IJobEventsGrain>(jobId).WaitAsync(after, 1_000, wait)
+            : grains.GetGrain<IJobEventsGrain>(jobId).ReadAsync(after, 1_000);
 
     /// <summary>The Kafka stream provider, when a broker is configured.</summary>
     private bool KafkaEnabled => services.GetKeyedService<KafkaStreamControl>(Kafka.CastIronKafkaOptions.StreamProvider) is not null;

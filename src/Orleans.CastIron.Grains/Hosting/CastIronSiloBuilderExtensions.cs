@@ -55,8 +55,9 @@ public static class CastIronSiloBuilderExtensions
         services.TryAddSingleton(sp => new ProcessorCatalog<ITextPayloadProcessor>(sp.GetRequiredService<ProcessorAssemblySet>().Assemblies));
         services.TryAddSingleton<ShellRunner>();
         services.TryAddSingleton<ProcessorExecutor>();
-        services.TryAddSingleton<MemoryJobEventFeed>();
-        services.TryAddSingleton<IJobEventSink>(sp => sp.GetRequiredService<MemoryJobEventFeed>());
+        services.TryAddSingleton<GrainJobEventSink>();
+        services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>>(sp => sp.GetRequiredService<GrainJobEventSink>());
+        services.TryAddSingleton<IJobEventSink>(sp => sp.GetRequiredService<GrainJobEventSink>());
         services.TryAddSingleton<ConfigSnapshotCache>();
         services.TryAddSingleton<JobTimerPump>();
         services.TryAddSingleton<FileCommands>();

@@ -398,7 +398,8 @@ public sealed partial class JobRunner(
     private async Task StopAsync(CancellationToken cancellationToken)
     {
         await _stopping.CancelAsync().ConfigureAwait(false);
-        await _watching.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+        // The membership feed ends at its next update at the latest; stopping does not wait for it.
+        await _watching.WaitAsync(TimeSpan.FromSeconds(1), CancellationToken.None).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
         Task[] running;
         lock (_lock)
         {

@@ -43,9 +43,9 @@ public static class CastIronKafkaSiloBuilderExtensions
         builder.Services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>, KafkaTelemetry>();
         builder.Services.AddSingleton<IKafkaStatusSource, KafkaStatusSource>();
         builder.Services.AddSingleton<KafkaJobEventSink>();
-        builder.Services.TryAddSingleton<MemoryJobEventFeed>();
-        // To pizza-tracker, and still readable per job over the API.
-        builder.Services.AddSingleton<IJobEventSink>(sp => new FanOutJobEventSink(sp.GetRequiredService<KafkaJobEventSink>(), sp.GetRequiredService<MemoryJobEventFeed>()));
+        builder.Services.TryAddSingleton<GrainJobEventSink>();
+        // To pizza-tracker, and to the job's feed, readable and watchable from any silo.
+        builder.Services.AddSingleton<IJobEventSink>(sp => new FanOutJobEventSink(sp.GetRequiredService<KafkaJobEventSink>(), sp.GetRequiredService<GrainJobEventSink>()));
         return builder.AddKafkaStreams(CastIronKafkaOptions.StreamProvider, o =>
         {
             o.BootstrapServers = options.Broker;

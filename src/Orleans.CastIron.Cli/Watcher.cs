@@ -47,7 +47,7 @@ internal static class Watcher
                 }
                 else
                 {
-                    output.Out.WriteLine($"{view.Name}\t{view.Id}\t{view.Status}{(view.Task is { } task ? $"\t{task}" : "")}");
+                    output.Out.WriteLine(FormattableString.Invariant($"{view.Name}\t{view.Id}\t{view.Status}\t{view.Progress:0%}{(view.Task is { } task ? $"\t{task}" : "")}"));
                 }
             }, cancellationToken);
         }
@@ -66,24 +66,51 @@ internal static class Watcher
         return failed.Count > 0 ? CliApp.FileFailed : CliApp.Ok;
     }
 
-    /// <summary>Polls each file's status until every one has ended, reporting each change.</summary>
+    /// <summary>
+    /// Follows every file until it has ended: its job's events for progress and task (as they happen), its status
+    /// record for the status. Each change is reported once, one report at a time.
+    /// </summary>
     private static async Task FollowAsync(ICastIronClient client, List<FileView> views, Action<FileView> changed, CancellationToken cancellationToken)
     {
-        while (views.Any(v => !v.Ended))
+        var gate = new Lock();
+        void Report(FileView view)
         {
-            foreach (var view in views.Where(v => !v.Ended))
+            lock (gate)
+            {
+                changed(view);
+            }
+        }
+
+        await Task.WhenAll(views.Select(view => Task.Run(async () =>
+        {
+            using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+            var events = Task.Run(async () =>
+            {
+                await foreach (var update in client.WatchAsync(view.Id, cancellationToken: stop.Token))
+                {
+                    if (view.Apply(update.Event))
+                    {
+                        Report(view);
+                    }
+                }
+            }, stop.Token);
+            while (!view.Ended)
             {
                 if (await client.GetFileAsync(view.Id, cancellationToken) is { } record && view.Update(record))
                 {
-                    changed(view);
+                    Report(view);
+                }
+
+                if (!view.Ended)
+                {
+                    await Task.Delay(Poll, cancellationToken);
                 }
             }
 
-            if (views.Any(v => !v.Ended))
-            {
-                await Task.Delay(Poll, cancellationToken);
-            }
-        }
+            // The final status is in; the events feed ends with it (its last events are shown if they came first).
+            await events.WaitAsync(TimeSpan.FromSeconds(2), cancellationToken).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+            await stop.CancelAsync();
+        }, cancellationToken)));
     }
 
     private sealed class FileView(string name, string id)
@@ -104,22 +131,46 @@ internal static class Watcher
 
         public bool Ended => Status.IsFinal() && _seen is not null;
 
-        public bool Update(FileStatusRecord record)
+        /// <summary>Takes a job event's progress or task; true when something shown changed.</summary>
+        public bool Apply(Jobs.JobEvent jobEvent)
         {
-            if (_seen == record.Status && Reason == record.Reason)
+            lock (this)
             {
+                if (jobEvent.Progress is { } progress && !Status.IsFinal())
+                {
+                    Progress = Math.Clamp(progress, 0, 1);
+                    return true;
+                }
+
+                if (jobEvent.Task is { } task)
+                {
+                    Task = task;
+                    return true;
+                }
+
                 return false;
             }
+        }
 
-            _seen = record.Status;
-            Status = record.Status;
-            Reason = record.Reason;
-            if (Status.IsFinal())
+        public bool Update(FileStatusRecord record)
+        {
+            lock (this)
             {
-                Progress = 1.0;
-            }
+                if (_seen == record.Status && Reason == record.Reason)
+                {
+                    return false;
+                }
 
-            return true;
+                _seen = record.Status;
+                Status = record.Status;
+                Reason = record.Reason;
+                if (Status.IsFinal())
+                {
+                    Progress = 1.0;
+                }
+
+                return true;
+            }
         }
     }
 }

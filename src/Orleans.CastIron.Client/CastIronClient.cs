@@ -8,6 +8,8 @@ namespace Orleans.CastIron.Client;
 /// <summary>The client over an Orleans cluster client.</summary>
 internal sealed class CastIronClient(IClusterClient cluster, IOptions<CastIronClientOptions> options) : ICastIronClient
 {
+    private static readonly TimeSpan WatchPoll = TimeSpan.FromMilliseconds(250);
+
     private ICastIronApiGrain Api => cluster.GetGrain<ICastIronApiGrain>(0);
 
     public async Task<SubmittedFile> SubmitAsync(string path, string configKey, CancellationToken cancellationToken = default)
@@ -58,6 +60,46 @@ internal sealed class CastIronClient(IClusterClient cluster, IOptions<CastIronCl
 
     public async Task<IReadOnlyList<RegisteredConfig>> ListConfigsAsync(CancellationToken cancellationToken = default) =>
         await Api.GetProcessorsAsync().WaitAsync(cancellationToken).ConfigureAwait(false);
+
+    public async IAsyncEnumerable<FileJobEvent> WatchAsync(string fileId, long after = 0, [System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken cancellationToken = default)
+    {
+        // A queued file has no job yet: its events begin once a config takes it.
+        string? jobId;
+        while (true)
+        {
+            var record = await GetFileAsync(fileId, cancellationToken).ConfigureAwait(false) ?? throw new ArgumentException($"no file with id '{fileId}'", nameof(fileId));
+            jobId = record.JobId;
+            if (jobId is not null || record.Status.IsFinal())
+            {
+                break;
+            }
+
+            await Task.Delay(WatchPoll, cancellationToken).ConfigureAwait(false);
+        }
+
+        if (jobId is null)
+        {
+            yield break;
+        }
+
+        var feed = cluster.GetGrain<IJobEventsGrain>(jobId);
+        var position = after;
+        while (true)
+        {
+            // A long poll, well under Orleans' response timeout.
+            var page = await feed.WaitAsync(position, 1_000, TimeSpan.FromSeconds(20)).WaitAsync(cancellationToken).ConfigureAwait(false);
+            foreach (var entry in page.Events)
+            {
+                position = entry.Sequence;
+                yield return new FileJobEvent(fileId, jobId, entry.Sequence, entry.Event);
+            }
+
+            if (page.Ended && position >= page.Last)
+            {
+                yield break;
+            }
+        }
+    }
 
     public Task<ClusterStatus> GetClusterStatusAsync(CancellationToken cancellationToken = default) =>
         Api.GetClusterStatusAsync().WaitAsync(cancellationToken);

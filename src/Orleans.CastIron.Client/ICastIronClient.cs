@@ -38,9 +38,25 @@ public interface ICastIronClient
     /// <summary>Validates config text without registering it: every error with its key, line and column.</summary>
     Task<ConfigParseResult> ValidateConfigAsync(string tomlText, string sourceName = "config.toml", CancellationToken cancellationToken = default);
 
+    /// <summary>
+    /// The events of a file's job as they happen (created, PROGRESS, TASK, COMMITTED, and last its final status),
+    /// wherever they were published. Each carries its sequence number: watching again with <paramref name="after"/> set
+    /// to the last one seen misses nothing and repeats nothing. Ends after the final status (at once for a file that
+    /// ended before any config took it).
+    /// </summary>
+    /// <exception cref="ArgumentException">No file has that id.</exception>
+    IAsyncEnumerable<FileJobEvent> WatchAsync(string fileId, long after = 0, CancellationToken cancellationToken = default);
+
     /// <summary>The cluster at a glance: silos, intake, files by status, Kafka partitions with their lag.</summary>
     Task<ClusterStatus> GetClusterStatusAsync(CancellationToken cancellationToken = default);
 
     /// <summary>The end of a failed file's error log (at most <paramref name="maxBytes"/>, whole lines), or null when it has none.</summary>
     Task<string?> ReadErrorLogTailAsync(string fileId, int maxBytes = 4096, CancellationToken cancellationToken = default);
 }
+
+/// <summary>A job event of a watched file.</summary>
+/// <param name="FileId">The file.</param>
+/// <param name="JobId">Its job.</param>
+/// <param name="Sequence">The event's place in the job's feed: resume after it.</param>
+/// <param name="Event">The event, as published on <c>pizza-tracker</c>.</param>
+public sealed record FileJobEvent(string FileId, string JobId, long Sequence, Jobs.JobEvent Event);

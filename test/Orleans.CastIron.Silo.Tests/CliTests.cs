@@ -27,6 +27,26 @@ public sealed class CliTests(CliTests.Silo silo) : IClassFixture<CliTests.Silo>
     }
 
     [Fact]
+    public async Task SubmitWatch_ReportsEveryProgressStepAndTheTask_ThenComplete()
+    {
+        var file = Path.Combine(silo.Folder, "count.steps");
+        await File.WriteAllTextAsync(file, "x\n");
+
+        var (code, output, _) = await RunAsync("submit", file, "--config", "steps.toml", "--watch");
+
+        Assert.Equal(CliApp.Ok, code);
+        var lines = output.Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(l => l.Split('\t')).ToList();
+        Assert.All(lines, l => Assert.Equal("count.steps", l[0]));
+        // Each step as it happens (the script takes 0.2 s a step), only forwards, up to 100%.
+        var steps = lines.Select(l => int.Parse(l[3].TrimEnd('%'), System.Globalization.CultureInfo.InvariantCulture)).Distinct().ToList();
+        Assert.Equal(steps.Order(), steps);
+        Assert.True(steps.Count(p => p is > 0 and < 100) >= 5, $"progress steps seen: {string.Join(' ', steps)}");
+        Assert.Equal(100, steps[^1]);
+        Assert.Contains(lines, l => l.Length > 4 && l[4] == "counting");
+        Assert.Equal(["Complete", "100%"], lines[^1][2..4]);
+    }
+
+    [Fact]
     public async Task SubmitWatch_OfAFileThatFails_ExitsOne_WithItsReasonAndTheTailOfItsErrorLog()
     {
         var file = Path.Combine(silo.Folder, "bad.dat");
@@ -182,7 +202,19 @@ public sealed class CliTests(CliTests.Silo silo) : IClassFixture<CliTests.Silo>
                     max_attempts = 1
                     shell = 'echo "reading $ETL_FILE_ID"; echo "boom: bad row 7" >&2; exit 3'
                     """);
-                await SiloFixture.WaitUntilAsync(() => Task.FromResult(File.Exists(Path.Combine(Bucket, "fail", "01_inbox", ".keep")) && File.Exists(Path.Combine(Bucket, "01_inbox", ".keep"))), () => "the stage folders");
+                Directory.CreateDirectory(Path.Combine(Bucket, "steps"));
+                await File.WriteAllTextAsync(Path.Combine(Bucket, "steps", "steps.toml"), """
+                    [castiron.etl]
+                    enabled = true
+                    handled_file_glob = ".steps"
+                    inbox_dir = "01_inbox"
+                    processing_dir = "02_processing"
+                    archive_dir = "03_archive"
+                    error_dir = "04_failed"
+                    save_error_log = true
+                    shell = 'echo "TASK counting" > "$PIZZA_TRACKER"; for i in 1 2 3 4 5 6 7 8 9 10; do echo "PROGRESS $i/10" > "$PIZZA_TRACKER"; sleep 0.2; done'
+                    """);
+                await SiloFixture.WaitUntilAsync(() => Task.FromResult(File.Exists(Path.Combine(Bucket, "fail", "01_inbox", ".keep")) && File.Exists(Path.Combine(Bucket, "steps", "01_inbox", ".keep")) && File.Exists(Path.Combine(Bucket, "01_inbox", ".keep"))), () => "the stage folders");
             }
             catch
             {

@@ -4,6 +4,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Orleans.CastIron.Client;
 using Orleans.CastIron.Files;
+using Orleans.CastIron.Jobs;
 
 namespace Orleans.CastIron.Silo.Tests;
 
@@ -43,7 +44,20 @@ public sealed class ClientSdkTests : IAsyncLifetime
         await _silo.WaitForStdoutAsync(o => o.Contains("Now listening on:", StringComparison.Ordinal), "the silo to listen");
         Directory.CreateDirectory(Bucket);
         File.Copy(Example("example_config.toml"), Path.Combine(Bucket, "example_config.toml"));
-        await SiloFixture.WaitUntilAsync(() => Task.FromResult(File.Exists(Path.Combine(Bucket, "01_inbox", ".keep"))), () => "the stage folders");
+        // A processor reporting its progress in ten steps through the pizza tracker.
+        Directory.CreateDirectory(Path.Combine(Bucket, "steps"));
+        await File.WriteAllTextAsync(Path.Combine(Bucket, "steps", "steps.toml"), """
+            [castiron.etl]
+            enabled = true
+            handled_file_glob = ".dat"
+            inbox_dir = "01_inbox"
+            processing_dir = "02_processing"
+            archive_dir = "03_archive"
+            error_dir = "04_failed"
+            save_error_log = true
+            shell = 'echo "TASK counting" > "$PIZZA_TRACKER"; for i in 1 2 3 4 5 6 7 8 9 10; do echo "PROGRESS $i/10" > "$PIZZA_TRACKER"; sleep 0.2; done'
+            """);
+        await SiloFixture.WaitUntilAsync(() => Task.FromResult(File.Exists(Path.Combine(Bucket, "01_inbox", ".keep")) && File.Exists(Path.Combine(Bucket, "steps", "05_canceled", ".keep"))), () => "the stage folders");
         try
         {
             _host = await StartClientAsync($"127.0.0.1:{_silo.GatewayPort}");
@@ -103,6 +117,110 @@ public sealed class ClientSdkTests : IAsyncLifetime
         Assert.False((await Client.CancelAsync(submitted.FileId)).Accepted);
         Assert.False((await Client.RetryAsync("not-an-id")).Accepted);
         Assert.Null(await Client.GetFileAsync("not-an-id"));
+    }
+
+    [Fact]
+    public async Task Watching_SeesEveryProgressStepInOrder_AndTheFinalStatus_AndAWatcherThatReconnectsMissesNothing()
+    {
+        var submitted = await Client.SubmitAsync(new MemoryStream("x\n"u8.ToArray()), "steps.dat", "steps.toml");
+
+        // The first watcher goes away after three events; the second resumes after the last it saw.
+        var first = new List<FileJobEvent>();
+        await foreach (var update in Client.WatchAsync(submitted.FileId))
+        {
+            first.Add(update);
+            if (first.Count == 3)
+            {
+                break;
+            }
+        }
+
+        var second = new List<FileJobEvent>();
+        await foreach (var update in Client.WatchAsync(submitted.FileId, after: first[^1].Sequence))
+        {
+            second.Add(update);
+        }
+
+        var all = first.Concat(second).ToList();
+        Assert.Equal(Enumerable.Range(1, all.Count).Select(i => (long)i), all.Select(e => e.Sequence));
+        Assert.Equal(JobEventType.JobCreated, all[0].Event.Type);
+        Assert.Equal("counting", all[1].Event.Task);
+        Assert.Equal(Enumerable.Range(1, 10).Select(i => i / 10.0), all.Where(e => e.Event.Progress is not null).Select(e => e.Event.Progress!.Value));
+        Assert.Equal("success", all[^1].Event.Status);
+        Assert.Equal(FileStatus.Complete, (await Client.GetFileAsync(submitted.FileId))!.Status);
+        // Watching a finished file replays its events and ends.
+        Assert.Equal(all.Select(e => e.Sequence), await Client.WatchAsync(submitted.FileId).Select(e => e.Sequence).ToListAsync());
+    }
+
+    [Fact]
+    public async Task TheEventStreamRoute_SendsEventsAsTheyHappen_AndResumesFromLastEventId()
+    {
+        var submitted = await Client.SubmitAsync(new MemoryStream("x\n"u8.ToArray()), "sse.dat", "steps.toml");
+
+        var first = await ReadStreamAsync($"/files/{submitted.FileId}/events", lastEventId: null, stopAfter: 4);
+        Assert.Equal(["1", "2", "3", "4"], first.Select(e => e.Id));
+        var jobId = (await Client.GetFileAsync(submitted.FileId))!.JobId!;
+        var rest = await ReadStreamAsync($"/jobs/{jobId}/events", lastEventId: "4", stopAfter: int.MaxValue);
+
+        var all = first.Concat(rest).ToList();
+        Assert.Equal(Enumerable.Range(1, all.Count).Select(i => $"{i}"), all.Select(e => e.Id));
+        Assert.Contains($"\"job_id\":\"{jobId}\"", all[0].Data, StringComparison.Ordinal);
+        Assert.Equal($$"""{"type":"job_update","job_id":"{{jobId}}","status":"success"}""", all[^1].Data);
+        // Plain JSON as before: the seed's event JSON, in order.
+        var plain = await _silo.Http.GetStringAsync($"/jobs/{jobId}/events");
+        Assert.Equal("[" + string.Join(",", all.Select(e => e.Data)) + "]", plain);
+    }
+
+    /// <summary>Reads Server-Sent Events until <paramref name="stopAfter"/> events or the stream's end event.</summary>
+    private async Task<List<(string Id, string Data)>> ReadStreamAsync(string route, string? lastEventId, int stopAfter)
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Get, route);
+        request.Headers.Accept.ParseAdd("text/event-stream");
+        if (lastEventId is not null)
+        {
+            request.Headers.Add("Last-Event-ID", lastEventId);
+        }
+
+        using var response = await _silo.Http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead);
+        Assert.Equal("text/event-stream", response.Content.Headers.ContentType?.MediaType);
+        using var reader = new StreamReader(await response.Content.ReadAsStreamAsync());
+        var events = new List<(string Id, string Data)>();
+        string? id = null, name = null, data = null;
+        while (await reader.ReadLineAsync().WaitAsync(TimeSpan.FromSeconds(30)) is { } line)
+        {
+            if (line.Length == 0)
+            {
+                if (name == "end")
+                {
+                    break;
+                }
+
+                if (name == "job_event")
+                {
+                    events.Add((id!, data!));
+                    if (events.Count == stopAfter)
+                    {
+                        break;
+                    }
+                }
+
+                (id, name, data) = (null, null, null);
+            }
+            else if (line.StartsWith("id: ", StringComparison.Ordinal))
+            {
+                id = line[4..];
+            }
+            else if (line.StartsWith("event: ", StringComparison.Ordinal))
+            {
+                name = line[7..];
+            }
+            else if (line.StartsWith("data: ", StringComparison.Ordinal))
+            {
+                data = line[6..];
+            }
+        }
+
+        return events;
     }
 
     [Fact]

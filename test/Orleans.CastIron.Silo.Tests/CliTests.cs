@@ -256,24 +256,8 @@ public sealed class CliTests(CliTests.Silo silo) : IClassFixture<CliTests.Silo>
             }
         }
 
-        /// <summary>
-        /// The CLI as its own project built it (built with this test project): the copy in the test folder resolves
-        /// its dependencies against the test's web framework and does not run.
-        /// </summary>
-        private static string CastIronBinary()
-        {
-            var testBin = new DirectoryInfo(AppContext.BaseDirectory.TrimEnd(Path.DirectorySeparatorChar));
-            var configuration = testBin.Parent!.Name;
-            var repo = testBin;
-            while (repo is not null && !File.Exists(Path.Combine(repo.FullName, "Orleans.CastIron.sln")))
-            {
-                repo = repo.Parent;
-            }
-
-            var binary = Path.Combine(repo!.FullName, "src", "Orleans.CastIron.Cli", "bin", configuration, testBin.Name, "castiron");
-            Assert.True(File.Exists(binary), $"the CLI is not built at {binary}");
-            return binary;
-        }
+        /// <summary>The CLI as its own project built it: the copy in the test folder resolves its dependencies against the test's web framework and does not run.</summary>
+        private static string CastIronBinary() => ClientSdkTests.BuiltProject("src", "Orleans.CastIron.Cli", "castiron");
 
         private static string Tmux(params string[] arguments)
         {

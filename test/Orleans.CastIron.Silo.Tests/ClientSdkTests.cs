@@ -224,6 +224,41 @@ public sealed class ClientSdkTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task TheReadmesTenLineExample_SubmitsAFile_AndPrintsItsEventsLive()
+    {
+        var example = BuiltProject("examples", "Orleans.CastIron.SdkExample", "Orleans.CastIron.SdkExample");
+        var start = new System.Diagnostics.ProcessStartInfo(example) { RedirectStandardOutput = true, RedirectStandardError = true, WorkingDirectory = _folder };
+        start.ArgumentList.Add(Example("test.csv"));
+        start.ArgumentList.Add("example_config.toml");
+        start.Environment["CASTIRON_GATEWAY"] = $"127.0.0.1:{_silo.GatewayPort}";
+        using var process = System.Diagnostics.Process.Start(start)!;
+        var output = await process.StandardOutput.ReadToEndAsync().WaitAsync(TimeSpan.FromSeconds(90));
+        await process.WaitForExitAsync();
+
+        Assert.Equal(0, process.ExitCode);
+        var lines = output.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        Assert.StartsWith("submitted ", lines[0], StringComparison.Ordinal);
+        Assert.StartsWith("1 JobCreated", lines[1], StringComparison.Ordinal);
+        Assert.EndsWith("status=success", lines[^2], StringComparison.Ordinal);
+        Assert.Equal("Complete", lines[^1]);
+    }
+
+    /// <summary>An executable as its own project built it (built with this test project, in the same configuration).</summary>
+    internal static string BuiltProject(string folder, string project, string assembly)
+    {
+        var testBin = new DirectoryInfo(AppContext.BaseDirectory.TrimEnd(Path.DirectorySeparatorChar));
+        var repo = testBin;
+        while (repo is not null && !File.Exists(Path.Combine(repo.FullName, "Orleans.CastIron.sln")))
+        {
+            repo = repo.Parent;
+        }
+
+        var binary = Path.Combine(repo!.FullName, folder, project, "bin", testBin.Parent!.Name, testBin.Name, assembly);
+        Assert.True(File.Exists(binary), $"{project} is not built at {binary}");
+        return binary;
+    }
+
+    [Fact]
     public async Task ALargeFile_GoesUpInChunks_AndArrivesWhole()
     {
         // 5 MiB of CSV lines: six chunks of at most 1 MiB.

@@ -41,6 +41,7 @@ public static class CliApp
                 FileCommand("retry", "Run a failed or canceled file again", output, (client, id, ct) => client.RetryAsync(id, ct)),
                 ConfigsCommand(output),
                 ClusterCommand(output),
+                PayloadCommand(output),
             },
         };
         var parsed = root.Parse(args);
@@ -151,6 +152,36 @@ public static class CliApp
             return result.Accepted ? Ok : FileFailed;
         }));
         return command;
+    }
+
+    private static Command PayloadCommand(Output output)
+    {
+        var method = new Option<string>("--method", "-m") { Description = "The handler's name (worker_run_method)", Required = true };
+        var data = new Option<string>("--data", "-d") { Description = "data: JSON, or any other text as a string", Required = true };
+        var arguments = new Option<string[]>("--arg", "-a") { Description = "Another field, name=value (JSON, or text as a string); repeatable", AllowMultipleArgumentsPerToken = false };
+        var video = new Option<bool>("--video") { Description = "Send on the video payload topic" };
+        var wait = new Option<bool>("--wait") { Description = "Run the handler now and report how it went (without a broker it always does)" };
+        var send = new Command("send", "Send a payload message to a handler; exit 1 if it was not handled") { method, data, arguments, video, wait, Json };
+        send.SetAction((parse, ct) => Connection.RunAsync(parse.GetValue(Gateway), output, async client =>
+        {
+            var named = new Dictionary<string, string>(StringComparer.Ordinal);
+            foreach (var argument in parse.GetValue(arguments) ?? [])
+            {
+                var equals = argument.IndexOf('=', StringComparison.Ordinal);
+                if (equals <= 0)
+                {
+                    output.Error($"--arg '{argument}' is not name=value");
+                    return Usage;
+                }
+
+                named[argument[..equals]] = argument[(equals + 1)..];
+            }
+
+            var result = await client.SendPayloadAsync(parse.GetValue(method)!, parse.GetValue(data)!, named, parse.GetValue(video) ? Grains.PayloadKind.Video : Grains.PayloadKind.Text, parse.GetValue(wait), ct);
+            output.Payload(result, parse.GetValue(Json));
+            return result.SentTo is not null || result.Handled ? Ok : FileFailed;
+        }));
+        return new Command("payload", "Streaming payloads") { Subcommands = { send } };
     }
 
     private static Command ClusterCommand(Output output)

@@ -211,6 +211,26 @@ internal sealed class Output
         }
     }
 
+    public void Payload(PayloadSendResult result, bool json)
+    {
+        if (json)
+        {
+            WriteJson(result, oneLine: true);
+        }
+        else if (result.SentTo is { } sentTo)
+        {
+            Out.WriteLine($"sent to {sentTo}");
+        }
+        else if (result.Handled)
+        {
+            Out.WriteLine("handled");
+        }
+        else
+        {
+            Error($"not handled: {result.Problem}");
+        }
+    }
+
     public void Cluster(ClusterStatus status, bool json)
     {
         if (json)

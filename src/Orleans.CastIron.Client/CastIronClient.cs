@@ -101,6 +101,47 @@ internal sealed class CastIronClient(IClusterClient cluster, IOptions<CastIronCl
         }
     }
 
+    public Task<PayloadSendResult> SendPayloadAsync(string method, string data, IReadOnlyDictionary<string, string>? arguments = null, PayloadKind kind = PayloadKind.Text, bool waitForOutcome = false, CancellationToken cancellationToken = default)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(method);
+        ArgumentNullException.ThrowIfNull(data);
+        var buffer = new System.Buffers.ArrayBufferWriter<byte>();
+        using (var json = new System.Text.Json.Utf8JsonWriter(buffer))
+        {
+            json.WriteStartObject();
+            json.WriteString("worker_run_method", method);
+            WriteValue(json, "data", data);
+            foreach (var (name, value) in arguments ?? new Dictionary<string, string>())
+            {
+                if (name is "worker_run_method" or "data")
+                {
+                    throw new ArgumentException($"'{name}' is set by its own parameter, not as an argument", nameof(arguments));
+                }
+
+                WriteValue(json, name, value);
+            }
+
+            json.WriteEndObject();
+        }
+
+        return Api.SendPayloadAsync(kind, buffer.WrittenSpan.ToArray(), waitForOutcome).WaitAsync(cancellationToken);
+    }
+
+    /// <summary>JSON text as itself (an object, number, true ...), anything else as a string.</summary>
+    private static void WriteValue(System.Text.Json.Utf8JsonWriter json, string name, string value)
+    {
+        json.WritePropertyName(name);
+        try
+        {
+            using var parsed = System.Text.Json.JsonDocument.Parse(value);
+            parsed.RootElement.WriteTo(json);
+        }
+        catch (System.Text.Json.JsonException)
+        {
+            json.WriteStringValue(value);
+        }
+    }
+
     public Task<ClusterStatus> GetClusterStatusAsync(CancellationToken cancellationToken = default) =>
         Api.GetClusterStatusAsync().WaitAsync(cancellationToken);
 

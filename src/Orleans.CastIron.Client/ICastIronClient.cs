@@ -47,6 +47,14 @@ public interface ICastIronClient
     /// <exception cref="ArgumentException">No file has that id.</exception>
     IAsyncEnumerable<FileJobEvent> WatchAsync(string fileId, long after = 0, CancellationToken cancellationToken = default);
 
+    /// <summary>
+    /// Sends a payload message to the handler named <paramref name="method"/> with <paramref name="data"/> (JSON
+    /// text, or any other text as a string) and <paramref name="arguments"/> as the message's other fields (each JSON
+    /// text or a string). With a broker the message is produced to its topic, unless <paramref name="waitForOutcome"/>
+    /// asks the cluster to run the handler now and say how it went.
+    /// </summary>
+    Task<PayloadSendResult> SendPayloadAsync(string method, string data, IReadOnlyDictionary<string, string>? arguments = null, PayloadKind kind = PayloadKind.Text, bool waitForOutcome = false, CancellationToken cancellationToken = default);
+
     /// <summary>The cluster at a glance: silos, intake, files by status, Kafka partitions with their lag.</summary>
     Task<ClusterStatus> GetClusterStatusAsync(CancellationToken cancellationToken = default);
 

@@ -8,8 +8,17 @@ namespace Orleans.CastIron.Grains;
 
 /// <summary>The client's way in: the same operations as the REST API, on the silo the client is connected to.</summary>
 [StatelessWorker]
-public sealed class CastIronApiGrain(FileCommands files, ClusterStatusReader clusterStatus, IObjectStore store, IOptions<CastIronOptions> options) : Grain, ICastIronApiGrain
+public sealed partial class CastIronApiGrain(
+    FileCommands files,
+    ClusterStatusReader clusterStatus,
+    PayloadDispatcher payloads,
+    IEnumerable<IPayloadPublisher> publishers,
+    IObjectStore store,
+    IOptions<CastIronOptions> options,
+    ILogger<CastIronApiGrain> logger) : Grain, ICastIronApiGrain
 {
+    private static readonly TimeSpan PayloadDeadline = TimeSpan.FromSeconds(20);
+
     /// <summary>The largest page a client may ask for: one answer stays a modest message.</summary>
     public const int MaxPage = 10_000;
 
@@ -37,6 +46,28 @@ public sealed class CastIronApiGrain(FileCommands files, ClusterStatusReader clu
         GrainFactory.GetGrain<IConfigValidatorGrain>(0).ValidateAsync(sourceName, tomlText);
 
     public Task<ClusterStatus> GetClusterStatusAsync() => clusterStatus.ReadAsync();
+
+    public async Task<PayloadSendResult> SendPayloadAsync(PayloadKind kind, byte[] message, bool handleHere)
+    {
+        ArgumentNullException.ThrowIfNull(message);
+        if (!handleHere && publishers.FirstOrDefault() is { } kafka)
+        {
+            return new PayloadSendResult { SentTo = await kafka.PublishAsync(kind, message, CancellationToken.None) };
+        }
+
+        // Run here within a deadline under Orleans' response timeout, as the Kafka consumers do.
+        using var deadline = new CancellationTokenSource(PayloadDeadline);
+        try
+        {
+            // WaitAsync too: a handler that ignores its token is left running rather than holding the call.
+            var problem = await payloads.DispatchAsync(message, $"client ({kind})", logger, null, deadline.Token).WaitAsync(PayloadDeadline);
+            return new PayloadSendResult { Handled = problem is null, Problem = problem };
+        }
+        catch (Exception ex) when (ex is TimeoutException || (ex is OperationCanceledException && deadline.IsCancellationRequested))
+        {
+            return new PayloadSendResult { Problem = $"the handler did not finish within {PayloadDeadline.TotalSeconds:0} s" };
+        }
+    }
 
     public async Task<string?> ReadErrorLogTailAsync(string fileId, int maxBytes)
     {

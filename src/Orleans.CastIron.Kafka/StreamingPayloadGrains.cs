@@ -1,5 +1,6 @@
 using Microsoft.Extensions.Logging;
 using Orleans.CastIron.Events;
+using Orleans.CastIron.Grains.Services;
 using Orleans.CastIron.Processing;
 using Orleans.CastIron.Processing.Dotnet;
 using Orleans.CastIron.Streaming.Kafka;
@@ -17,49 +18,26 @@ public interface IStreamingPayloadGrain : IGrainWithStringKey;
 /// consumption goes on (the seed's loop died on a non-JSON message: B-30).
 /// </summary>
 public abstract partial class StreamingPayloadGrainBase(
-    ProcessorCatalog<ITextPayloadProcessor> handlers,
+    PayloadDispatcher dispatcher,
     IServiceProvider services,
     ILogger logger) : KafkaConsumerGrain(services), IStreamingPayloadGrain
 {
     protected override async Task<KafkaRecordOutcome> HandleAsync(KafkaRecord record, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(record);
-        if (!TextPayloadMessage.TryParse(record.Value, out var message, out var problem))
+        var problem = await dispatcher.DispatchAsync(record.Value, record.ToString(), logger, message =>
         {
-            return KafkaRecordOutcome.DeadLetter(problem!);
-        }
+            // Per payload: at Debug, and its arguments built only when that level is on (they cost as much as the
+            // provider's own work per record).
+            if (logger.IsEnabled(LogLevel.Debug))
+            {
+                LogInvoking(message.WorkerRunMethod, record.ToString(), string.Join(", ", message.Arguments.Keys));
+            }
 
-        var handler = handlers.Create(Services, message!.WorkerRunMethod);
-        if (handler is null)
-        {
-            return KafkaRecordOutcome.DeadLetter($"no payload handler is registered as '{message.WorkerRunMethod}' (registered: {string.Join(", ", handlers.Names)})");
-        }
-
-        // Per payload: at Debug, and its arguments built only when that level is on (they cost as much as the
-        // provider's own work per record).
-        if (logger.IsEnabled(LogLevel.Debug))
-        {
-            LogInvoking(message.WorkerRunMethod, record.ToString(), string.Join(", ", message.Arguments.Keys));
-        }
-
-        CurrentWork = $"handler '{message.WorkerRunMethod}'";
-        try
-        {
-            // Data stays a view of the record's bytes; the text is decoded only if the handler reads it.
-            var payload = new TextPayload { DataUtf8 = message.DataUtf8, Arguments = message.Arguments, Origin = record.ToString(), Logger = logger };
-            await handler.ProcessAsync(payload, cancellationToken);
-            return KafkaRecordOutcome.Handled;
-        }
-        catch (Exception ex) when (!cancellationToken.IsCancellationRequested)
-        {
-            // Past the deadline the base class has dead-lettered the record as timed out already.
-            return KafkaRecordOutcome.DeadLetter($"handler '{message.WorkerRunMethod}' failed: {ex.GetType().Name}: {ex.Message}");
-        }
-        finally
-        {
-            // When the handler is done, which for one given up on at its deadline is later than the record.
-            (handler as IDisposable)?.Dispose();
-        }
+            CurrentWork = $"handler '{message.WorkerRunMethod}'";
+        }, cancellationToken);
+        // Past the deadline the base class has dead-lettered the record as timed out already.
+        return problem is null ? KafkaRecordOutcome.Handled : KafkaRecordOutcome.DeadLetter(problem);
     }
 
     [LoggerMessage(1, LogLevel.Debug, "invoking {WorkerRunMethod} for {Record} with arguments [{Arguments}]")]
@@ -70,8 +48,8 @@ public abstract partial class StreamingPayloadGrainBase(
 /// <remarks>Placed on the silo whose pulling agent read the record, so the record is not serialized to another.</remarks>
 [ImplicitStreamSubscription(Namespace)]
 [PreferLocalPlacement]
-public sealed class StreamingTextGrain(ProcessorCatalog<ITextPayloadProcessor> handlers, IServiceProvider services, ILogger<StreamingTextGrain> logger)
-    : StreamingPayloadGrainBase(handlers, services, logger)
+public sealed class StreamingTextGrain(PayloadDispatcher dispatcher, IServiceProvider services, ILogger<StreamingTextGrain> logger)
+    : StreamingPayloadGrainBase(dispatcher, services, logger)
 {
     /// <summary>Stream namespace of text payloads (fixed, whatever the topic is called).</summary>
     public const string Namespace = "castiron-text-payload";
@@ -81,8 +59,8 @@ public sealed class StreamingTextGrain(ProcessorCatalog<ITextPayloadProcessor> h
 /// <remarks>Placed on the silo whose pulling agent read the record, so megabytes are not serialized to another.</remarks>
 [ImplicitStreamSubscription(Namespace)]
 [PreferLocalPlacement]
-public sealed class StreamingVideoGrain(ProcessorCatalog<ITextPayloadProcessor> handlers, IServiceProvider services, ILogger<StreamingVideoGrain> logger)
-    : StreamingPayloadGrainBase(handlers, services, logger)
+public sealed class StreamingVideoGrain(PayloadDispatcher dispatcher, IServiceProvider services, ILogger<StreamingVideoGrain> logger)
+    : StreamingPayloadGrainBase(dispatcher, services, logger)
 {
     /// <summary>Stream namespace of video payloads.</summary>
     public const string Namespace = "castiron-video-payload";

@@ -111,6 +111,23 @@ public sealed class CliTests(CliTests.Silo silo) : IClassFixture<CliTests.Silo>
     }
 
     [Fact]
+    public async Task PayloadSend_WithoutABroker_RunsTheHandlerNow_AndSaysHowItWent()
+    {
+        var recorded = Path.Combine(silo.Folder, "payloads");
+
+        var (code, output, _) = await RunAsync("payload", "send", "--method", "test.payload.record", "--data", "{\"x\":1}", "--arg", "n=7", "--arg", $"out={recorded}");
+
+        Assert.Equal(CliApp.Ok, code);
+        Assert.Equal("handled", output.Trim());
+        Assert.Equal("7", File.ReadAllText($"{recorded}.{silo.Process.Id}").Trim());
+
+        var (refused, _, error) = await RunAsync("payload", "send", "--method", "no.such.handler", "--data", "x");
+        Assert.Equal(CliApp.FileFailed, refused);
+        Assert.Contains("not handled: no payload handler is registered as 'no.such.handler' (registered: ", error, StringComparison.Ordinal);
+        Assert.Equal(CliApp.Usage, (await RunAsync("payload", "send", "--method", "m", "--data", "x", "--arg", "novalue")).Code);
+    }
+
+    [Fact]
     public async Task ValidatingABadConfig_PrintsEachErrorLikeACompiler_AndExitsOne()
     {
         var path = Path.Combine(silo.Folder, "mine.toml");
@@ -184,7 +201,7 @@ public sealed class CliTests(CliTests.Silo silo) : IClassFixture<CliTests.Silo>
 
         public async Task InitializeAsync()
         {
-            Process = SiloProcess.StartWith(Folder, ownsFolder: true, null, null);
+            Process = SiloProcess.StartWith(Folder, ownsFolder: true, null, null, $"--CastIron:Processing:PluginsPath={Path.Combine(AppContext.BaseDirectory, "test-plugins")}");
             try
             {
                 await Process.WaitForStdoutAsync(o => o.Contains("Now listening on:", StringComparison.Ordinal), "the silo to listen");

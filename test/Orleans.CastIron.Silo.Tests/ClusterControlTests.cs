@@ -63,6 +63,13 @@ public sealed class ClusterControlTests(ITestOutputHelper output) : IDisposable
         // running again.
         await WaitUntilAsync(() => ClusterView(redis).Result is { } view && view.GetProperty("silos").GetArrayLength() == 2 && !view.GetProperty("intake_paused").GetBoolean() && !view.GetProperty("kafka").GetProperty("paused").GetBoolean(), "castiron cluster showing both silos, intake and Kafka running", first);
 
+        // A payload sent with the CLI goes to Kafka and reaches its handler on a silo.
+        var recorded = Path.Combine(_root, "sent");
+        var (sent, sentOutput) = await CliAsync(redis, "payload", "send", "--method", "test.payload.record", "--data", "x", "--arg", "n=4242", "--arg", $"out={recorded}");
+        Assert.Equal(0, sent);
+        Assert.StartsWith($"sent to {textTopic}/", sentOutput, StringComparison.Ordinal);
+        await WaitUntilAsync(() => Directory.EnumerateFiles(_root, "sent.*").SelectMany(File.ReadAllLines).Contains("4242"), "the sent payload handled", first);
+
         // Whichever silo ran it, both answer for it: file status is the cluster's (in Redis), not a silo's.
         foreach (var silo in new[] { first, second })
         {
@@ -75,6 +82,13 @@ public sealed class ClusterControlTests(ITestOutputHelper output) : IDisposable
 
     private async Task<System.Text.Json.JsonElement?> ClusterView(RedisPeer redis)
     {
+        var (code, output) = await CliAsync(redis, "cluster", "--json");
+        return code == 0 ? System.Text.Json.JsonDocument.Parse(output).RootElement : null;
+    }
+
+    /// <summary>castiron with the cluster's own settings: it finds the silos in Redis, as they find each other.</summary>
+    private async Task<(int Code, string Output)> CliAsync(RedisPeer redis, params string[] arguments)
+    {
         using var output = new StringWriter();
         using var error = new StringWriter();
         var environment = new Dictionary<string, string?>
@@ -83,13 +97,13 @@ public sealed class ClusterControlTests(ITestOutputHelper output) : IDisposable
             ["CASTIRON_CLUSTER_ID"] = "test-" + Path.GetFileName(_root),
             ["CASTIRON_SERVICE_ID"] = "test-" + Path.GetFileName(_root),
         };
-        if (await Orleans.CastIron.Cli.CliApp.RunAsync(["cluster", "--json"], output, error, environment) != 0)
+        var code = await Orleans.CastIron.Cli.CliApp.RunAsync(arguments, output, error, environment);
+        if (code != 0)
         {
             _lastCliError = error.ToString();
-            return null;
         }
 
-        return System.Text.Json.JsonDocument.Parse(output.ToString()).RootElement;
+        return (code, output.ToString());
     }
 
     private static async Task<int> CompleteFiles(SiloProcess silo)

@@ -35,6 +35,14 @@ public interface ICastIronApiGrain : IGrainWithIntegerKey
     [Alias("ValidateConfig")]
     Task<ConfigParseResult> ValidateConfigAsync(string sourceName, string tomlText);
 
+    /// <summary>
+    /// A payload message (<c>{"worker_run_method", "data", ...}</c>): produced to its Kafka topic when the cluster has
+    /// a broker and <paramref name="handleHere"/> is false (its handler runs from there); otherwise its handler runs now
+    /// and the result says how it went.
+    /// </summary>
+    [Alias("SendPayload")]
+    Task<PayloadSendResult> SendPayloadAsync(PayloadKind kind, byte[] message, bool handleHere);
+
     /// <summary>The cluster at a glance: silos, intake, files by status, Kafka partitions with their lag.</summary>
     [Alias("GetClusterStatus")]
     Task<ClusterStatus> GetClusterStatusAsync();

@@ -61,6 +61,7 @@ public static class CastIronSiloBuilderExtensions
         services.TryAddSingleton<ConfigSnapshotCache>();
         services.TryAddSingleton<JobTimerPump>();
         services.TryAddSingleton<FileCommands>();
+        services.TryAddSingleton<PayloadDispatcher>();
         services.TryAddSingleton<ClusterStatusReader>();
         services.TryAddSingleton<JobRunner>();
         services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>>(sp => sp.GetRequiredService<JobRunner>());

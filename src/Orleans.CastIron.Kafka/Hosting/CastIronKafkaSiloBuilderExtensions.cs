@@ -42,6 +42,7 @@ public static class CastIronKafkaSiloBuilderExtensions
         builder.Services.TryAddSingleton<IKafkaDeadLetterSink>(sp => new KafkaDeadLetterTopics(sp.GetRequiredKeyedService<KafkaDeadLetters>(CastIronKafkaOptions.StreamProvider)));
         builder.Services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>, KafkaTelemetry>();
         builder.Services.AddSingleton<IKafkaStatusSource, KafkaStatusSource>();
+        builder.Services.AddSingleton<IPayloadPublisher, KafkaPayloadPublisher>();
         builder.Services.AddSingleton<KafkaJobEventSink>();
         builder.Services.TryAddSingleton<GrainJobEventSink>();
         // To pizza-tracker, and to the job's feed, readable and watchable from any silo.

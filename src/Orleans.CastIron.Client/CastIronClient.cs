@@ -151,3 +151,17 @@ internal sealed class CastIronClient(IClusterClient cluster, IOptions<CastIronCl
     public Task<ConfigParseResult> ValidateConfigAsync(string tomlText, string sourceName = "config.toml", CancellationToken cancellationToken = default) =>
         Api.ValidateConfigAsync(sourceName, tomlText).WaitAsync(cancellationToken);
 }
+
+/// <summary>Clients over an Orleans client the caller already has.</summary>
+public static class CastIronClients
+{
+    /// <summary>
+    /// The Cast Iron API over <paramref name="cluster"/>: for a process that is already connected to the cluster, or
+    /// that hosts a silo itself (co-hosting), instead of <c>AddCastIronClient</c>'s own connection.
+    /// </summary>
+    public static ICastIronClient Create(IClusterClient cluster, CastIronClientOptions? options = null)
+    {
+        ArgumentNullException.ThrowIfNull(cluster);
+        return new CastIronClient(cluster, Microsoft.Extensions.Options.Options.Create(options ?? new CastIronClientOptions()));
+    }
+}

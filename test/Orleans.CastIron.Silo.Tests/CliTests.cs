@@ -47,6 +47,18 @@ public sealed class CliTests(CliTests.Silo silo) : IClassFixture<CliTests.Silo>
     }
 
     [Fact]
+    public async Task AFileNamedLikeMarkup_IsShownAsItself()
+    {
+        var file = Path.Combine(silo.Folder, "[red]x[bold] $(id).csv");
+        await File.WriteAllTextAsync(file, "a,b\n1,2\n");
+
+        var screen = await silo.InTerminalAsync($"submit {Quote(file)} --config example_config.toml --watch --gateway {Gateway}");
+
+        Assert.Contains("EXIT=0", screen, StringComparison.Ordinal);
+        Assert.Contains("[red]x[bold] $(id).csv Complete", screen, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task SubmitWatch_OfAFileThatFails_ExitsOne_WithItsReasonAndTheTailOfItsErrorLog()
     {
         var file = Path.Combine(silo.Folder, "bad.dat");

@@ -166,6 +166,13 @@ public sealed class ClientSdkTests : IAsyncLifetime
         Assert.Equal(Enumerable.Range(1, all.Count).Select(i => $"{i}"), all.Select(e => e.Id));
         Assert.Contains($"\"job_id\":\"{jobId}\"", all[0].Data, StringComparison.Ordinal);
         Assert.Equal($$"""{"type":"job_update","job_id":"{{jobId}}","status":"success"}""", all[^1].Data);
+        // A position that is not a count of events is refused, naming it.
+        using (var bad = await _silo.Http.GetAsync($"/jobs/{jobId}/events?after=-1"))
+        {
+            Assert.Equal(System.Net.HttpStatusCode.BadRequest, bad.StatusCode);
+            Assert.Contains("after must be a whole number of events, not '-1'", await bad.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+        }
+
         // Plain JSON as before: the seed's event JSON, in order.
         var plain = await _silo.Http.GetStringAsync($"/jobs/{jobId}/events");
         Assert.Equal("[" + string.Join(",", all.Select(e => e.Data)) + "]", plain);

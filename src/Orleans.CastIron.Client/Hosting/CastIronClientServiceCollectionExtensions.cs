@@ -79,10 +79,12 @@ public static class CastIronClientServiceCollectionExtensions
     /// <summary>Retries connecting (the cluster may still be starting) until the connect timeout, then lets the failure through.</summary>
     private sealed class ConnectRetry(CastIronClientOptions options)
     {
-        private readonly DateTime _deadline = DateTime.UtcNow + options.ConnectTimeout;
+        // From the first failed attempt, not from registration: a host may be built long before it starts.
+        private DateTime? _deadline;
 
         public async Task<bool> ShouldRetryAsync(Exception exception, CancellationToken cancellationToken)
         {
+            _deadline ??= DateTime.UtcNow + options.ConnectTimeout;
             if (DateTime.UtcNow + TimeSpan.FromMilliseconds(500) >= _deadline)
             {
                 return false;

@@ -73,9 +73,20 @@ public class LargeConfigTests
     }
 
     [Fact]
-    public void AThousandErrors_AreCappedAtAHundred_PlusOneCountingTheRest()
+    public void AThousandWarnings_AreCappedAtAHundred_PlusOneCountingTheRest()
     {
         var result = ProcessorConfigParser.Parse(ConfigWithManyKeys(1000).ToString(), "big.toml");
+
+        Assert.Equal(ProcessorConfigParser.MaxErrors + 1, result.Warnings.Length);
+        Assert.Equal("castiron.etl.k99", result.Warnings[ProcessorConfigParser.MaxErrors - 1].Key);
+        Assert.Contains("900 more warnings", result.Warnings[^1].Message, StringComparison.Ordinal);
+        Assert.Equal(6, result.Errors.Length); // 5 missing keys and no processor
+    }
+
+    [Fact]
+    public void AThousandErrors_AreCappedAtAHundred_PlusOneCountingTheRest()
+    {
+        var result = ProcessorConfigParser.Parse(ConfigWithManyKeys(1000).ToString(), "big.toml", strict: true);
 
         Assert.Equal(ProcessorConfigParser.MaxErrors + 1, result.Errors.Length);
         // In text order: the table's own errors (5 missing keys, no processor) on line 1, then the unknown keys.

@@ -26,12 +26,15 @@ public class ProcessorConfigParserTests
         return Assert.Single(result.Errors);
     }
 
-    [Fact]
-    public void SeedExampleConfig_LoadsUnchanged()
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void SeedExampleConfig_LoadsUnchanged_WithoutWarnings(bool strict)
     {
-        var result = ProcessorConfigParser.Parse(Fixture.Read("example_config.toml"), "example_config.toml");
+        var result = ProcessorConfigParser.Parse(Fixture.Read("example_config.toml"), "example_config.toml", strict);
 
         Assert.True(result.IsValid, string.Join("\n", result.Errors));
+        Assert.Empty(result.Warnings);
         var config = result.Config!;
         Assert.Equal("Example Processor", config.Title);
         Assert.True(config.Enabled);
@@ -58,6 +61,7 @@ public class ProcessorConfigParserTests
     [InlineData("test_python_config.toml")]
     public void SeedTestFixtures_RepeatedErrorDir_IsADuplicateKeyErrorWithPosition(string fixture)
     {
+        // Not a leniency to keep: the seed's own TOML library refused these two ("Duplicate keys!", seed-spec §3).
         var error = Single(ProcessorConfigParser.Parse(Fixture.Read(fixture), fixture));
 
         Assert.Equal(ConfigErrorCode.DuplicateKey, error.Code);
@@ -187,9 +191,9 @@ public class ProcessorConfigParserTests
     }
 
     [Fact]
-    public void UnknownKey_IsReportedAtItsPositionWithTheExpectedKeys()
+    public void UnknownKey_IsAnErrorWhenStrict_AtItsPositionWithTheExpectedKeys()
     {
-        var result = Parse(Replace("archive_dir = \"03_archive\"", "archive_dri = \"03_archive\""));
+        var result = ProcessorConfigParser.Parse(Replace("archive_dir = \"03_archive\"", "archive_dri = \"03_archive\""), "cfg.toml", strict: true);
 
         var error = Single(result);
         Assert.Equal(ConfigErrorCode.UnknownKey, error.Code);
@@ -198,22 +202,14 @@ public class ProcessorConfigParserTests
         Assert.Contains("archive_dir", error.Message, StringComparison.Ordinal);
     }
 
-    [Fact]
-    public void UnknownTopLevelTable_IsReported()
-    {
-        var error = Single(Parse(Valid + "\n[castiron.etll]\nenabled = true\n"));
-
-        Assert.Equal(ConfigErrorCode.UnknownKey, error.Code);
-        Assert.Equal("castiron.etll", error.Key);
-        Assert.Equal(10, error.Line);
-    }
-
     [Theory]
-    [InlineData("enabled = true", "enabled = \"true\"", "castiron.etl.enabled", "a boolean")]
-    [InlineData("save_error_log = true", "save_error_log = 1", "castiron.etl.save_error_log", "a boolean")]
-    [InlineData("inbox_dir = \"01_inbox\"", "inbox_dir = 1", "castiron.etl.inbox_dir", "a string")]
+    [InlineData("enabled = true", "enabled = \"maybe\"", "castiron.etl.enabled", "a boolean")]
+    [InlineData("enabled = true", "enabled = \" true\"", "castiron.etl.enabled", "a boolean")] // Python compared the string as written
+    [InlineData("save_error_log = true", "save_error_log = 2", "castiron.etl.save_error_log", "a boolean")]
+    [InlineData("inbox_dir = \"01_inbox\"", "inbox_dir = 1.5", "castiron.etl.inbox_dir", "a string")]
+    [InlineData("inbox_dir = \"01_inbox\"", "inbox_dir = true", "castiron.etl.inbox_dir", "a string")]
     [InlineData("handled_file_glob = \"_test.tsv|.csv\"", "handled_file_glob = [\".csv\"]", "castiron.etl.handled_file_glob", "a string")]
-    public void WrongType_IsReportedAtTheValue_WithoutLenientCoercion(string line, string replacement, string key, string expected)
+    public void WrongType_NoConversionCanMend_IsReportedAtTheValue(string line, string replacement, string key, string expected)
     {
         var error = Single(Parse(Replace(line, replacement)));
 
@@ -303,12 +299,23 @@ public class ProcessorConfigParserTests
     }
 
     [Fact]
-    public void ShellAndPython_AreReportedAsAnUnclearChoice()
+    public void ShellAndDotnet_AreReportedAsAnUnclearChoice()
     {
-        var error = Single(Parse(Valid + "\n[castiron.etl.python]\nworker_run_method = \"a.b\"\n"));
+        var error = Single(Parse(Valid + "\n[castiron.etl.dotnet]\nprocessor = \"a.b\"\n"));
 
         Assert.Equal(ConfigErrorCode.ProcessorChoice, error.Code);
-        Assert.Contains("shell and python", error.Message, StringComparison.Ordinal);
+        Assert.Contains("shell and dotnet", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void ShellPythonAndDotnet_AreReportedAsAnUnclearChoice_NotTheSeedsShellAndPython()
+    {
+        var result = Parse(Valid + "\n[castiron.etl.python]\nworker_run_method = \"a.b\"\n[castiron.etl.dotnet]\nprocessor = \"a.b\"\n");
+
+        var error = Single(result);
+        Assert.Equal(ConfigErrorCode.ProcessorChoice, error.Code);
+        Assert.Contains("shell and python and dotnet", error.Message, StringComparison.Ordinal);
+        Assert.Empty(result.Warnings);
     }
 
     [Fact]
@@ -354,17 +361,20 @@ public class ProcessorConfigParserTests
 
         var result = Parse(text);
 
-        Assert.Equal(
-            [(ConfigErrorCode.UnknownKey, "castiron.etl.dotnet.foo"), (ConfigErrorCode.MissingKey, "castiron.etl.dotnet.processor")],
-            result.Errors.Select(e => (e.Code, e.Key)).Order().ToArray());
+        Assert.Equal(ConfigErrorCode.MissingKey, Single(result).Code);
+        Assert.Equal("castiron.etl.dotnet.processor", result.Errors[0].Key);
+        Assert.Equal("castiron.etl.dotnet.foo", Assert.Single(result.Warnings).Key);
     }
 
     [Theory]
     [InlineData("timeout_seconds = 0", "castiron.etl.timeout_seconds", ConfigErrorCode.InvalidValue)]
     [InlineData("timeout_seconds = -1.5", "castiron.etl.timeout_seconds", ConfigErrorCode.InvalidValue)]
-    [InlineData("timeout_seconds = \"10\"", "castiron.etl.timeout_seconds", ConfigErrorCode.WrongType)]
+    [InlineData("timeout_seconds = \"ten\"", "castiron.etl.timeout_seconds", ConfigErrorCode.WrongType)]
+    [InlineData("timeout_seconds = \"inf\"", "castiron.etl.timeout_seconds", ConfigErrorCode.WrongType)]
     [InlineData("max_attempts = 0", "castiron.etl.max_attempts", ConfigErrorCode.InvalidValue)]
     [InlineData("max_attempts = 1.5", "castiron.etl.max_attempts", ConfigErrorCode.WrongType)]
+    [InlineData("max_attempts = \"4.0\"", "castiron.etl.max_attempts", ConfigErrorCode.WrongType)] // Python's int() refuses it too
+    [InlineData("max_concurrency = \"99999999999999999999\"", "castiron.etl.max_concurrency", ConfigErrorCode.WrongType)]
     [InlineData("max_concurrency = 0", "castiron.etl.max_concurrency", ConfigErrorCode.InvalidValue)]
     public void Limits_AreValidated(string line, string key, ConfigErrorCode code)
     {
@@ -382,13 +392,13 @@ public class ProcessorConfigParserTests
             [castiron.etl.python]
             worker_run_method = "run"
             worker_setup_method = "setup"
-            supports_pizza_tracker = "yes"
+            supports_pizza_tracker = "maybe"
 
             [castiron.etl.python.environment_kwargs]
             token = 5
             """);
 
-        var result = Parse(text);
+        var result = ProcessorConfigParser.Parse(text, "cfg.toml", strict: true);
 
         Assert.Equal(
             [
@@ -426,11 +436,11 @@ public class ProcessorConfigParserTests
     public void SeveralProblems_AreAllReportedInTextOrder()
     {
         var text = Valid
-            .Replace("enabled = true", "enabled = \"yes\"", StringComparison.Ordinal)
+            .Replace("enabled = true", "enabled = \"maybe\"", StringComparison.Ordinal)
             .Replace("inbox_dir = \"01_inbox\"", "inbox_dir = \"../in\"", StringComparison.Ordinal)
             .Replace("save_error_log = true", "save_error_log = true\ncolour = \"blue\"", StringComparison.Ordinal);
 
-        var result = Parse(text);
+        var result = ProcessorConfigParser.Parse(text, "cfg.toml", strict: true);
 
         Assert.Equal(
             [ConfigErrorCode.WrongType, ConfigErrorCode.InvalidStageFolder, ConfigErrorCode.UnknownKey],

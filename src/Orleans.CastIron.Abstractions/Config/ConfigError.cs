@@ -31,7 +31,10 @@ public enum ConfigErrorCode
     ProcessorChoice,
 }
 
-/// <summary>One problem found in a processor config, with the key and where it is.</summary>
+/// <summary>
+/// One problem found in a processor config, with the key and where it is: an error, or a warning about a form the
+/// seed accepted (<see cref="ConfigParseResult.Warnings"/>), whose code names the same kind of problem.
+/// </summary>
 /// <param name="Code">The kind of problem.</param>
 /// <param name="Key">The dotted key concerned, e.g. <c>castiron.etl.inbox_dir</c>.</param>
 /// <param name="Line">1-based line; 0 when the problem has no place in the text (e.g. a missing table).</param>

@@ -30,6 +30,9 @@ public sealed record RegisteredConfig
 
     /// <summary>Why it is not registered (disabled, invalid, inside a stage folder), for people.</summary>
     [Id(7)] public string? Note { get; init; }
+
+    /// <summary>Forms the seed accepted that it uses (see <see cref="ConfigParseResult.Warnings"/>), registered or not.</summary>
+    [Id(8)] public ImmutableArray<ConfigError> Warnings { get; init; } = [];
 }
 
 /// <summary>

@@ -8,9 +8,11 @@ using Tomlyn.Syntax;
 namespace Orleans.CastIron.Config;
 
 /// <summary>
-/// Reads a processor config (seed-spec F-06) strictly: unknown keys, wrong types, missing required keys, bad stage
-/// folders, patterns that do not compile and an unclear processor choice are all reported, each with the key, line
-/// and column. Bad input never throws; it yields <see cref="ConfigParseResult.Errors"/>.
+/// Reads a processor config (seed-spec F-06): wrong types, missing required keys, bad stage folders, patterns that do
+/// not compile and an unclear processor choice are errors, each with the key, line and column. What the seed accepted
+/// (unknown keys, quoted booleans and numbers, <c>shell</c> next to <c>python</c>, ...) loads as the seed read it, with
+/// a warning saying so; in strict mode those are errors too. Bad input never throws; it yields
+/// <see cref="ConfigParseResult.Errors"/>.
 /// </summary>
 public static partial class ProcessorConfigParser
 {
@@ -23,10 +25,14 @@ public static partial class ProcessorConfigParser
     /// <summary>Errors listed at most; one more entry counts the rest.</summary>
     public const int MaxErrors = 100;
 
+    /// <summary>The setting that makes the seed's lenient forms errors; named in the messages that refuse them.</summary>
+    public const string StrictSetting = "CastIron:StrictConfigs";
+
     /// <summary>Parses and validates <paramref name="text"/>.</summary>
     /// <param name="text">The TOML document.</param>
     /// <param name="sourceName">Name used for the document in diagnostics (usually the object key).</param>
-    public static ConfigParseResult Parse(string? text, string sourceName = "config.toml")
+    /// <param name="strict">Refuse, rather than warn about, the forms the seed accepted (<see cref="StrictSetting"/>).</param>
+    public static ConfigParseResult Parse(string? text, string sourceName = "config.toml", bool strict = false)
     {
         if (text is null)
         {
@@ -61,31 +67,33 @@ public static partial class ProcessorConfigParser
             return Failure(duplicates);
         }
 
-        var errors = new List<ConfigError>();
-        var config = ReadDocument(root, errors);
-        return errors.Count == 0 && config is not null
-            ? ConfigParseResult.Success(config)
-            : Failure(errors);
+        var report = new Report(strict);
+        var config = ReadDocument(root, report);
+        return report.Errors.Count == 0 && config is not null
+            ? ConfigParseResult.Success(config, Capped(report.Warnings, "warnings"))
+            : ConfigParseResult.Failure(Capped(report.Errors, "errors"), Capped(report.Warnings, "warnings"));
     }
 
+    private static ConfigParseResult Failure(IEnumerable<ConfigError> errors) => ConfigParseResult.Failure(Capped(errors, "errors"));
+
     /// <summary>
-    /// At most <see cref="MaxErrors"/> errors in text order, then one entry saying how many more there were: a large
+    /// At most <see cref="MaxErrors"/> entries in text order, then one saying how many more there were: a large
     /// hostile document must not produce an error list larger than itself.
     /// </summary>
-    private static ConfigParseResult Failure(IEnumerable<ConfigError> errors)
+    private static List<ConfigError> Capped(IEnumerable<ConfigError> errors, string what)
     {
         var ordered = errors.OrderBy(e => e.Line == 0 ? int.MaxValue : e.Line).ThenBy(e => e.Column).ToList();
         if (ordered.Count <= MaxErrors)
         {
-            return ConfigParseResult.Failure(ordered);
+            return ordered;
         }
 
         var more = ordered.Count - MaxErrors;
         var first = ordered[MaxErrors];
-        return ConfigParseResult.Failure([
+        return [
             .. ordered.Take(MaxErrors),
-            new ConfigError(first.Code, "", 0, 0, $"{more} more errors not listed (only the first {MaxErrors} are)"),
-        ]);
+            new ConfigError(first.Code, "", 0, 0, $"{more} more {what} not listed (only the first {MaxErrors} are)"),
+        ];
     }
 
     private static ConfigError ToConfigError(DiagnosticMessage diagnostic) => new(
@@ -95,10 +103,11 @@ public static partial class ProcessorConfigParser
         diagnostic.Span.Start.Column + 1,
         diagnostic.Message.Replace('\u2424', ' '));
 
-    private static ProcessorConfig? ReadDocument(TomlNode root, List<ConfigError> errors)
+    private static ProcessorConfig? ReadDocument(TomlNode root, Report report)
     {
-        var top = new TableReader(root, errors);
-        var title = top.String("title");
+        var errors = report.Errors;
+        var top = new TableReader(root, report);
+        var title = top.Documentation("title");
         var castiron = top.Table("castiron", required: true);
         top.ReportUnknownKeys();
         if (castiron is null)
@@ -106,7 +115,7 @@ public static partial class ProcessorConfigParser
             return null;
         }
 
-        var castironReader = new TableReader(castiron, errors);
+        var castironReader = new TableReader(castiron, report);
         var etl = castironReader.Table("etl", required: true);
         castironReader.ReportUnknownKeys();
         if (etl is null)
@@ -114,7 +123,7 @@ public static partial class ProcessorConfigParser
             return null;
         }
 
-        var reader = new TableReader(etl, errors);
+        var reader = new TableReader(etl, report);
         var enabled = reader.Bool("enabled", required: true);
         var glob = reader.String("handled_file_glob", required: true);
         var mimeTypes = reader.String("handled_mimetypes");
@@ -141,11 +150,20 @@ public static partial class ProcessorConfigParser
 
         ReportRepeatedStageFolders(stages, errors);
 
-        var python = pythonNode is null ? null : ReadPython(pythonNode, errors);
-        var dotnet = dotnetNode is null ? null : ReadDotnet(dotnetNode, errors);
+        var python = pythonNode is null ? null : ReadPython(pythonNode, report);
+        var dotnet = dotnetNode is null ? null : ReadDotnet(dotnetNode, report);
         if (string.IsNullOrWhiteSpace(shell))
         {
             // The seed treats an empty shell string as absent.
+            shell = null;
+        }
+
+        if (shell is not null && pythonNode is not null && dotnetNode is null)
+        {
+            // The seed ran python and never looked at shell (seed-spec F-06, F-15).
+            var node = etl["shell"]!;
+            report.SeedForm(ConfigErrorCode.ProcessorChoice, node.Path, node.ValueLine, node.ValueColumn,
+                "shell and python are both set", "python runs and the shell command is ignored, as the seed did", "remove one of them");
             shell = null;
         }
 
@@ -230,9 +248,9 @@ public static partial class ProcessorConfigParser
         }
     }
 
-    private static PythonProcessorConfig? ReadPython(TomlNode node, List<ConfigError> errors)
+    private static PythonProcessorConfig? ReadPython(TomlNode node, Report report)
     {
-        var reader = new TableReader(node, errors);
+        var reader = new TableReader(node, report);
         var runMethod = reader.NonEmptyString("worker_run_method", required: true);
         var workerClass = reader.NonEmptyString("worker_class");
         var setupMethod = reader.NonEmptyString("worker_setup_method");
@@ -243,9 +261,12 @@ public static partial class ProcessorConfigParser
         reader.ReportUnknownKeys();
         if (setupMethod is not null && workerClass is null)
         {
+            // The seed called a set-up method only on a class, and otherwise passed over it.
             var setup = node["worker_setup_method"]!;
-            errors.Add(new ConfigError(ConfigErrorCode.InvalidValue, setup.Path, setup.Line, setup.Column,
-                "worker_setup_method needs worker_class: a set-up method belongs to a class"));
+            report.SeedForm(ConfigErrorCode.InvalidValue, setup.Path, setup.Line, setup.Column,
+                "worker_setup_method is set without worker_class (a set-up method belongs to a class)", "ignored, as the seed did",
+                "set worker_class or remove worker_setup_method");
+            setupMethod = null;
         }
 
         return runMethod is null
@@ -262,9 +283,9 @@ public static partial class ProcessorConfigParser
             };
     }
 
-    private static DotnetProcessorConfig? ReadDotnet(TomlNode node, List<ConfigError> errors)
+    private static DotnetProcessorConfig? ReadDotnet(TomlNode node, Report report)
     {
-        var reader = new TableReader(node, errors);
+        var reader = new TableReader(node, report);
         var processor = reader.NonEmptyString("processor", required: true);
         var options = reader.AnyTable("options");
         var staticKwargs = reader.AnyTable("static_kwargs");
@@ -284,16 +305,94 @@ public static partial class ProcessorConfigParser
     [GeneratedRegex("The key `[^`]*` is already defined")]
     private static partial Regex DuplicateKeyRegex();
 
+    // Python's int() and float() of a string (what the seed's settings models applied): surrounding blanks, a sign,
+    // ASCII digits with single underscores between them; float also a fraction and an exponent.
+    [GeneratedRegex(@"^\s*[+-]?[0-9](?:_?[0-9])*\s*$")]
+    private static partial Regex PythonIntRegex();
+
+    [GeneratedRegex(@"^\s*[+-]?(?:[0-9](?:_?[0-9])*(?:\.(?:[0-9](?:_?[0-9])*)?)?|\.[0-9](?:_?[0-9])*)(?:[eE][+-]?[0-9](?:_?[0-9])*)?\s*$")]
+    private static partial Regex PythonFloatRegex();
+
+    /// <summary>
+    /// The strings Pydantic v1 (the seed's config models) read as a boolean, compared in lower case; any other string
+    /// was refused, so <c>"false"</c> is false and <c>"maybe"</c> stays an error.
+    /// </summary>
+    private static bool? SeedBoolean(string text) => text.ToLowerInvariant() switch
+    {
+        "1" or "on" or "t" or "true" or "y" or "yes" => true,
+        "0" or "off" or "f" or "false" or "n" or "no" => false,
+        _ => null,
+    };
+
+    private static string Quote(string text) => text.Length <= 40 ? $"\"{text}\"" : $"\"{text[..40]}...\"";
+
+    private static string Show(object? value) => value switch
+    {
+        bool b => b ? "true" : "false",
+        string s => $"\"{s}\"",
+        double d => d.ToString("R", CultureInfo.InvariantCulture),
+        IFormattable f => f.ToString(null, CultureInfo.InvariantCulture),
+        _ => $"{value}",
+    };
+
+    /// <summary>Errors and warnings found so far; decides what becomes of a form the seed accepted.</summary>
+    private sealed class Report(bool strict)
+    {
+        public List<ConfigError> Errors { get; } = [];
+
+        public List<ConfigError> Warnings { get; } = [];
+
+        /// <summary>
+        /// Something the seed accepted: a warning saying what is made of it (<paramref name="outcome"/>) and how to
+        /// write it instead (<paramref name="fix"/>); in strict mode an error.
+        /// </summary>
+        public void SeedForm(ConfigErrorCode code, string key, int line, int column, string problem, string outcome, string fix)
+        {
+            if (strict)
+            {
+                Errors.Add(new ConfigError(code, key, line, column, $"{problem}; {fix} (refused: {StrictSetting} is on)"));
+            }
+            else
+            {
+                Warnings.Add(new ConfigError(code, key, line, column, $"{problem}: {outcome}; {fix}"));
+            }
+        }
+    }
+
     /// <summary>Reads the keys of one table, records what was read and reports every problem.</summary>
-    private sealed class TableReader(TomlNode table, List<ConfigError> errors)
+    private sealed class TableReader(TomlNode table, Report report)
     {
         private readonly HashSet<string> _known = new(StringComparer.Ordinal);
 
+        private List<ConfigError> Errors => report.Errors;
+
         public bool? Bool(string name, bool required = false) =>
-            Value(name, required, "a boolean (true or false)", v => v is BooleanValueSyntax b ? b.Value : (bool?)null);
+            Value(name, required, "a boolean (true or false)", v => v is BooleanValueSyntax b ? b.Value : (bool?)null, v => v switch
+            {
+                StringValueSyntax { Value: { } text } when SeedBoolean(text) is { } value => (value, $"{Quote(text)} is a string, not a boolean"),
+                IntegerValueSyntax { Value: 0 or 1 } i => (i.Value == 1, $"{i.Value} is an integer, not a boolean"),
+                FloatValueSyntax { Value: 0.0 or 1.0 } f => (f.Value == 1.0, $"{Show(f.Value)} is a float, not a boolean"),
+                _ => ((bool?, string)?)null,
+            });
 
         public string? String(string name, bool required = false) =>
-            Value(name, required, "a string", v => v is StringValueSyntax s ? s.Value : null);
+            Value(name, required, "a string", v => v is StringValueSyntax s ? s.Value : null, v => v is IntegerValueSyntax i
+                ? (i.Value.ToString(CultureInfo.InvariantCulture), $"{i.Value} is an integer, not a string")
+                : null);
+
+        /// <summary>A string only people read: the seed never looked at it, so a value of another type is ignored.</summary>
+        public string? Documentation(string name)
+        {
+            if (table[name] is { Value: not (StringValueSyntax or IntegerValueSyntax) } node)
+            {
+                _known.Add(name);
+                report.SeedForm(ConfigErrorCode.WrongType, node.Path, node.ValueLine, node.ValueColumn,
+                    $"{name} is {Describe(node)}, not a string", "ignored, as the seed did (it is documentation only)", $"write {name} = \"...\"");
+                return null;
+            }
+
+            return String(name);
+        }
 
         public string? NonEmptyString(string name, bool required = false)
         {
@@ -301,7 +400,7 @@ public static partial class ProcessorConfigParser
             if (value is not null && string.IsNullOrWhiteSpace(value))
             {
                 var node = table[name]!;
-                errors.Add(new ConfigError(ConfigErrorCode.InvalidValue, node.Path, node.ValueLine, node.ValueColumn, "must not be empty"));
+                Errors.Add(new ConfigError(ConfigErrorCode.InvalidValue, node.Path, node.ValueLine, node.ValueColumn, "must not be empty"));
                 return null;
             }
 
@@ -319,7 +418,7 @@ public static partial class ProcessorConfigParser
             var node = table[name]!;
             if (!Paths.StageFolder.TryNormalize(raw, out var folder, out var problem))
             {
-                errors.Add(new ConfigError(ConfigErrorCode.InvalidStageFolder, node.Path, node.ValueLine, node.ValueColumn, problem!));
+                Errors.Add(new ConfigError(ConfigErrorCode.InvalidStageFolder, node.Path, node.ValueLine, node.ValueColumn, problem!));
                 return null;
             }
 
@@ -334,11 +433,13 @@ public static partial class ProcessorConfigParser
                 IntegerValueSyntax i => i.Value,
                 FloatValueSyntax f => f.Value,
                 _ => (double?)null,
-            });
+            }, v => v is StringValueSyntax { Value: { } text } && PythonFloatRegex().IsMatch(text)
+                ? (double.Parse(text.Replace("_", "", StringComparison.Ordinal), NumberStyles.Float, CultureInfo.InvariantCulture), $"{Quote(text)} is a string, not a number")
+                : ((double?, string)?)null);
             if (value is { } seconds && (!double.IsFinite(seconds) || seconds <= 0))
             {
                 var node = table[name]!;
-                errors.Add(new ConfigError(ConfigErrorCode.InvalidValue, node.Path, node.ValueLine, node.ValueColumn,
+                Errors.Add(new ConfigError(ConfigErrorCode.InvalidValue, node.Path, node.ValueLine, node.ValueColumn,
                     $"must be a positive number of seconds, not {seconds.ToString(CultureInfo.InvariantCulture)}"));
                 return null;
             }
@@ -348,11 +449,15 @@ public static partial class ProcessorConfigParser
 
         public int? Integer(string name, int min, int max)
         {
-            var value = Value(name, required: false, "an integer", v => v is IntegerValueSyntax i ? i.Value : (long?)null);
+            var value = Value(name, required: false, "an integer", v => v is IntegerValueSyntax i ? i.Value : (long?)null,
+                v => v is StringValueSyntax { Value: { } text } && PythonIntRegex().IsMatch(text)
+                    && long.TryParse(text.Replace("_", "", StringComparison.Ordinal), NumberStyles.AllowLeadingWhite | NumberStyles.AllowTrailingWhite | NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out var number)
+                    ? (number, $"{Quote(text)} is a string, not an integer")
+                    : ((long?, string)?)null);
             if (value is { } number && (number < min || number > max))
             {
                 var node = table[name]!;
-                errors.Add(new ConfigError(ConfigErrorCode.InvalidValue, node.Path, node.ValueLine, node.ValueColumn,
+                Errors.Add(new ConfigError(ConfigErrorCode.InvalidValue, node.Path, node.ValueLine, node.ValueColumn,
                     $"must be between {min} and {max}, not {number}"));
                 return null;
             }
@@ -368,7 +473,7 @@ public static partial class ProcessorConfigParser
             {
                 if (required)
                 {
-                    errors.Add(Missing(name, $"the [{Join(name)}] table is missing"));
+                    Errors.Add(Missing(name, $"the [{Join(name)}] table is missing"));
                 }
 
                 return null;
@@ -376,7 +481,7 @@ public static partial class ProcessorConfigParser
 
             if (!node.IsTable)
             {
-                errors.Add(new ConfigError(ConfigErrorCode.WrongType, node.Path, node.Line, node.Column, $"must be a table ([{node.Path}])"));
+                Errors.Add(new ConfigError(ConfigErrorCode.WrongType, node.Path, node.Line, node.Column, $"must be a table ([{node.Path}])"));
                 return null;
             }
 
@@ -406,7 +511,7 @@ public static partial class ProcessorConfigParser
                 }
                 else
                 {
-                    errors.Add(new ConfigError(ConfigErrorCode.WrongType, child.Path, child.ValueLine, child.ValueColumn,
+                    Errors.Add(new ConfigError(ConfigErrorCode.WrongType, child.Path, child.ValueLine, child.ValueColumn,
                         "must be the name of an environment variable (a non-empty string without '=')"));
                 }
             }
@@ -420,14 +525,19 @@ public static partial class ProcessorConfigParser
             {
                 if (!_known.Contains(name))
                 {
+                    // The seed's models ignored keys they did not know; a typo is worth saying, not refusing.
                     var expected = string.Join(", ", _known.Order(StringComparer.Ordinal));
-                    errors.Add(new ConfigError(ConfigErrorCode.UnknownKey, node.Path, node.Line, node.Column,
-                        $"unknown key '{name}'" + (table.Path.Length == 0 ? "" : $" in [{table.Path}]") + $"; expected one of: {expected}"));
+                    report.SeedForm(ConfigErrorCode.UnknownKey, node.Path, node.Line, node.Column,
+                        $"unknown key '{name}'" + (table.Path.Length == 0 ? "" : $" in [{table.Path}]"), "ignored, as the seed did", $"expected one of: {expected}");
                 }
             }
         }
 
-        private T? Value<T>(string name, bool required, string expected, Func<ValueSyntax, T?> read)
+        /// <param name="seedRead">
+        /// For a value <paramref name="read"/> refuses: what the seed would have made of it, and how to say what it is;
+        /// null when the seed refused it too.
+        /// </param>
+        private T? Value<T>(string name, bool required, string expected, Func<ValueSyntax, T?> read, Func<ValueSyntax, (T Value, string Problem)?>? seedRead = null)
         {
             _known.Add(name);
             var node = table[name];
@@ -435,16 +545,24 @@ public static partial class ProcessorConfigParser
             {
                 if (required)
                 {
-                    errors.Add(Missing(name, $"required key '{name}' is missing ({expected})"));
+                    Errors.Add(Missing(name, $"required key '{name}' is missing ({expected})"));
                 }
 
                 return default;
             }
 
             var value = node.Value is null ? default : read(node.Value);
+            if (value is null && node.Value is not null && seedRead?.Invoke(node.Value) is { } converted)
+            {
+                var shown = Show(converted.Value);
+                report.SeedForm(ConfigErrorCode.WrongType, node.Path, node.ValueLine, node.ValueColumn, converted.Problem,
+                    $"read as {shown}, as the seed would", $"write {name} = {shown}");
+                return converted.Value;
+            }
+
             if (value is null)
             {
-                errors.Add(new ConfigError(ConfigErrorCode.WrongType, node.Path, node.ValueLine, node.ValueColumn,
+                Errors.Add(new ConfigError(ConfigErrorCode.WrongType, node.Path, node.ValueLine, node.ValueColumn,
                     $"must be {expected}, not {Describe(node)}"));
             }
 

@@ -26,10 +26,25 @@ public class ConfigParserFuzzTests(ITestOutputHelper output)
     private static readonly string[] Seeds =
         [Valid, Fixture.Read("example_config.toml"), Fixture.Read("test_config.toml"), Fixture.Read("test_python_config.toml")];
 
-    /// <summary>Parses, and checks what any input may produce: a config, or typed errors that say where.</summary>
+    /// <summary>
+    /// Parses, and checks what any input may produce: a config, or typed errors that say where; warnings of the same
+    /// shape; and strict configs refusing exactly what the lenient reading warned about, at the same places.
+    /// </summary>
     private static void ParsesToConfigOrTypedErrors(string text)
     {
         var result = ProcessorConfigParser.Parse(text, "fuzz.toml");
+        var strict = ProcessorConfigParser.Parse(text, "fuzz.toml", strict: true);
+
+        Assert.InRange(result.Warnings.Length, 0, ProcessorConfigParser.MaxErrors + 1);
+        Assert.All(result.Warnings, Typed);
+        Assert.Empty(strict.Warnings);
+        Assert.Equal(result.IsValid && result.Warnings.IsEmpty, strict.IsValid);
+        if (result.Errors.Length + result.Warnings.Length <= ProcessorConfigParser.MaxErrors)
+        {
+            Assert.Equal(
+                result.Errors.Concat(result.Warnings).Select(e => (e.Code, e.Key, e.Line, e.Column)).Order(),
+                strict.Errors.Select(e => (e.Code, e.Key, e.Line, e.Column)).Order());
+        }
 
         if (result.IsValid)
         {
@@ -38,12 +53,14 @@ public class ConfigParserFuzzTests(ITestOutputHelper output)
         }
 
         Assert.InRange(result.Errors.Length, 1, ProcessorConfigParser.MaxErrors + 1);
-        Assert.All(result.Errors, e =>
+        Assert.All(result.Errors, Typed);
+
+        static void Typed(ConfigError e)
         {
             Assert.True(Enum.IsDefined(e.Code), e.ToString());
             Assert.True(e.Line >= 0 && e.Column >= 0, e.ToString());
             Assert.False(string.IsNullOrEmpty(e.Message), e.ToString());
-        });
+        }
     }
 
     [Fact]

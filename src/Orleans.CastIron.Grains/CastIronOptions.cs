@@ -25,6 +25,18 @@ public sealed class CastIronOptions
     public bool MatchContentType { get; set; }
 
     /// <summary>
+    /// Refuse processor configs that use forms only the seed's lenient reading accepted: unknown keys, quoted booleans
+    /// and numbers, <c>shell</c> next to <c>python</c>, a set-up method without a class, a non-string title. Default off:
+    /// such configs load as the seed read them, each form reported as a warning (logged at registration, listed by
+    /// <c>/processors</c> and the validation route).
+    /// </summary>
+    /// <remarks>
+    /// Turning it on unregisters, at their next load (a change or a silo start), the configs whose warnings it makes
+    /// errors: check <c>/processors</c> for warnings first.
+    /// </remarks>
+    public bool StrictConfigs { get; set; }
+
+    /// <summary>
     /// How often one silo of the cluster lists the registered inboxes for files no event announced (a lost bucket
     /// notification delays a file by at most this long). Unset: the event source's default (1 minute with the S3
     /// store; off with the folder store, whose own scan sees every file). Zero turns it off.

@@ -13,6 +13,7 @@ internal sealed partial class ProcessorRegistryGrain(
     Services.IntakeService intake,
     TimeProvider time,
     Microsoft.Extensions.Hosting.IHostApplicationLifetime lifetime,
+    Microsoft.Extensions.Options.IOptions<CastIronOptions> options,
     ILogger<ProcessorRegistryGrain> logger) : Grain, IProcessorRegistryGrain
 {
     private static readonly TimeSpan LongPoll = TimeSpan.FromSeconds(20);
@@ -111,15 +112,22 @@ internal sealed partial class ProcessorRegistryGrain(
         }
         else
         {
-            parsed = ProcessorConfigParser.Parse(await store.ReadTextAsync(Bucket, configKey), configKey);
+            parsed = ProcessorConfigParser.Parse(await store.ReadTextAsync(Bucket, configKey), configKey, options.Value.StrictConfigs);
         }
 
         state.State.Configs.TryGetValue(configKey, out var previous);
+        // Once per version of the config: a repeated notification of the same object says nothing new.
+        if (!parsed.Warnings.IsDefaultOrEmpty && (previous is null || previous.ETag != info.ETag || previous.Warnings.IsDefault || !previous.Warnings.SequenceEqual(parsed.Warnings)))
+        {
+            LogConfigWarnings(configKey, parsed.Warnings.Length, string.Join("; ", parsed.Warnings));
+        }
+
         var entry = new RegisteredConfig
         {
             ConfigKey = configKey,
             Config = parsed.Config,
             Errors = parsed.Errors,
+            Warnings = parsed.Warnings,
             ETag = info.ETag,
             UpdatedAt = time.GetUtcNow(),
             RegistrationOrder = previous?.RegistrationOrder ?? 0,
@@ -235,6 +243,9 @@ internal sealed partial class ProcessorRegistryGrain(
 
     [LoggerMessage(8, LogLevel.Warning, "Processor config '{ConfigKey}' is registered, but it {Note}")]
     private partial void LogSharedInbox(string configKey, string note);
+
+    [LoggerMessage(9, LogLevel.Warning, "Processor config '{ConfigKey}' uses {Count} form(s) only the seed's lenient reading accepted; it loads as the seed read them (CastIron:StrictConfigs=true would refuse them): {Warnings}")]
+    private partial void LogConfigWarnings(string configKey, int count, string warnings);
 
     [LoggerMessage(EventId = 6, Message = "Bucket '{Bucket}' rescanned: {Known} config(s), {Registered} registered")]
     private partial void LogRescanned(LogLevel level, string bucket, int known, int registered);

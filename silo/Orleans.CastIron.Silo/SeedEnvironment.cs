@@ -36,6 +36,7 @@ public static class SeedEnvironment
         ["CLICKHOUSE_USER"] = "CastIron:ClickHouse:User",
         ["CLICKHOUSE_PASSWORD"] = "CastIron:ClickHouse:Password",
         ["CLICKHOUSE_DATABASE"] = "CastIron:ClickHouse:Database",
+        ["USER_SYSTEM_DEFAULT_CLASSIFICATION"] = "CastIron:ClickHouse:DefaultClassification",
         ["CASTIRON_REDIS"] = "CastIron:Cluster:Redis",
         ["CASTIRON_CLUSTER_ID"] = "CastIron:Cluster:ClusterId",
         ["CASTIRON_SERVICE_ID"] = "CastIron:Cluster:ServiceId",
@@ -99,12 +100,12 @@ public static class SeedEnvironment
         return builder.AddInMemoryCollection(values);
     }
 
-    // Python's settings took True/true/1/yes/on; anything else is a clear start-up error.
+    // The seed's settings (Pydantic v1) took exactly these, in any case; anything else is a clear start-up error.
     private static string NormalizeFlag(string variable, string value) => value.Trim().ToLowerInvariant() switch
     {
-        "true" or "1" or "yes" or "on" => "true",
-        "false" or "0" or "no" or "off" => "false",
-        _ => throw new InvalidSettingException($"{variable}='{value}' is not true or false (use true/false, 1/0, yes/no or on/off)"),
+        "true" or "1" or "yes" or "on" or "t" or "y" => "true",
+        "false" or "0" or "no" or "off" or "f" or "n" => "false",
+        _ => throw new InvalidSettingException($"{variable}='{value}' is not true or false (use true/false, 1/0, yes/no, on/off, t/f or y/n)"),
     };
 
     // The seed took "info", "debug", ... (Python names); an unknown level is a clear start-up error, not a crash later (B-20).

@@ -27,6 +27,12 @@ public sealed partial class ClickHouseStatusOptions
     /// <summary><c>CLICKHOUSE_DATABASE</c>. Default <c>rubicon</c>, the seed's.</summary>
     public string Database { get; set; } = "rubicon";
 
+    /// <summary>
+    /// <c>USER_SYSTEM_DEFAULT_CLASSIFICATION</c>: the <c>classification</c> column of a file whose <c>classification</c>
+    /// metadata names none, as in the seed's rows. Default <c>UNCLASSIFIED</c>.
+    /// </summary>
+    public string DefaultClassification { get; set; } = StatusRows.DefaultClassification;
+
     /// <summary>TLS to the server. Default off.</summary>
     public bool Secure { get; set; }
 
@@ -97,6 +103,11 @@ public sealed partial class ClickHouseStatusOptions
         if (BatchSize is < 1 or > 1_000_000 || FlushInterval <= TimeSpan.Zero || RetryMaxDelay <= TimeSpan.Zero)
         {
             yield return "CastIron:ClickHouse:BatchSize must be 1-1000000, FlushInterval and RetryMaxDelay positive";
+        }
+
+        if (string.IsNullOrWhiteSpace(DefaultClassification))
+        {
+            yield return "USER_SYSTEM_DEFAULT_CLASSIFICATION (CastIron:ClickHouse:DefaultClassification) must not be blank";
         }
 
         if (string.IsNullOrWhiteSpace(JournalPath))

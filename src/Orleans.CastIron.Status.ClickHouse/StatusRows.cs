@@ -75,7 +75,8 @@ public static class StatusRows
 
     /// <summary>One row for <paramref name="record"/>, in <see cref="Columns"/> order.</summary>
     /// <param name="recordJson">The record's JSON when the caller has it already (a journal line).</param>
-    public static object?[] ToRow(FileStatusRecord record, string? recordJson = null)
+    /// <param name="defaultClassification">The classification of a file whose metadata names none (the seed's setting).</param>
+    public static object?[] ToRow(FileStatusRecord record, string? recordJson = null, string defaultClassification = DefaultClassification)
     {
         ArgumentNullException.ThrowIfNull(record);
         var metadata = record.Metadata;
@@ -98,7 +99,7 @@ public static class StatusRows
             record.UpdatedAt.UtcDateTime,
             JsonSerializer.Serialize(metadata, Json),
             metadata.GetValueOrDefault("owner_dn"),
-            marking.Classification ?? DefaultClassification,
+            marking.Classification ?? defaultClassification,
             marking.OwnerProducer,
             marking.SciControls,
             marking.SarIdentifier,

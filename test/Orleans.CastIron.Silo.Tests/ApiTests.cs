@@ -187,13 +187,59 @@ public class ApiTests(SiloFixture silo)
     {
         using var response = await Http.SendAsync(new HttpRequestMessage(HttpMethod.Post, "/processors/validate?name=mine.toml")
         {
-            Content = new StringContent("[castiron.etl]\nenabled = \"yes\"\n"),
+            Content = new StringContent("[castiron.etl]\nenabled = \"maybe\"\n"),
             Headers = { { "X-Api-Key", SiloFixture.ApiKey } },
         });
 
         Assert.Equal(HttpStatusCode.UnprocessableEntity, response.StatusCode);
         var errors = (await response.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("errors");
         Assert.Contains(errors.EnumerateArray(), e => e.GetProperty("key").GetString() == "castiron.etl.enabled" && e.GetProperty("line").GetInt32() == 2);
+    }
+
+    [Fact]
+    public async Task SeedStyleConfig_IsListedWithItsWarnings_AndTheValidateRouteAnswersThem()
+    {
+        const string config = """
+            [castiron.etl]
+            enabled = "yes"
+            handled_file_glob = ".dat"
+            inbox_dir = "in"
+            processing_dir = "work"
+            archive_dir = "done"
+            error_dir = "failed"
+            save_error_log = true
+            colour = "blue"
+            shell = "true"
+            """;
+        string[] expected =
+        [
+            "WrongType castiron.etl.enabled (2,11) \"yes\" is a string, not a boolean: read as true, as the seed would; write enabled = true",
+            "UnknownKey castiron.etl.colour (9,1) unknown key 'colour' in [castiron.etl]: ignored, as the seed did; expected one of: archive_dir, canceled_dir, dotnet, enabled, error_dir, handled_file_glob, handled_mimetypes, inbox_dir, max_attempts, max_concurrency, processing_dir, python, save_error_log, shell, timeout_seconds",
+        ];
+        static string[] Shown(JsonElement problems) => [.. problems.EnumerateArray().Select(w =>
+            $"{w.GetProperty("code").GetString()} {w.GetProperty("key").GetString()} ({w.GetProperty("line").GetInt32()},{w.GetProperty("column").GetInt32()}) {w.GetProperty("message").GetString()}")];
+
+        await silo.DropAsync("seedstyle/cfg.toml", config);
+        JsonElement entry = default;
+        await SiloFixture.WaitUntilAsync(async () =>
+        {
+            entry = (await GetJsonAsync("/processors")).EnumerateArray().FirstOrDefault(p => p.GetProperty("config_key").GetString() == "seedstyle/cfg.toml");
+            return entry.ValueKind == JsonValueKind.Object;
+        }, () => "seedstyle/cfg.toml to be listed");
+
+        Assert.True(entry.GetProperty("registered").GetBoolean());
+        Assert.Equal(0, entry.GetProperty("errors").GetArrayLength());
+        Assert.Equal(expected, Shown(entry.GetProperty("warnings")));
+
+        using var response = await Http.SendAsync(new HttpRequestMessage(HttpMethod.Post, "/processors/validate?name=cfg.toml")
+        {
+            Content = new StringContent(config),
+            Headers = { { "X-Api-Key", SiloFixture.ApiKey } },
+        });
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        var answer = await response.Content.ReadFromJsonAsync<JsonElement>();
+        Assert.True(answer.GetProperty("is_valid").GetBoolean());
+        Assert.Equal(expected, Shown(answer.GetProperty("warnings")));
     }
 
     [Fact]

@@ -41,6 +41,58 @@ public class ConfigurationTests
         Assert.StartsWith("KAFKA_ENABLE_AUTO_COMMIT=true is ignored: offsets are committed only for records delivered or dead-lettered", warning, StringComparison.Ordinal);
     }
 
+    [Theory]
+    [InlineData("true", true)]
+    [InlineData("TRUE", true)]
+    [InlineData("1", true)]
+    [InlineData("yes", true)]
+    [InlineData("Y", true)]
+    [InlineData("t", true)]
+    [InlineData("on", true)]
+    [InlineData("false", false)]
+    [InlineData("False", false)]
+    [InlineData("0", false)]
+    [InlineData("no", false)]
+    [InlineData("N", false)]
+    [InlineData("f", false)]
+    [InlineData("off", false)]
+    public void EnableTika_TakesTheSeedsSpellings_AndFalseMeansFalse(string value, bool expected)
+    {
+        var configuration = new ConfigurationBuilder().AddSeedEnvironment(new Dictionary<string, string?> { ["ENABLE_TIKA"] = value }).Build();
+
+        Assert.Equal(expected, configuration.GetSection("CastIron").Get<Grains.CastIronOptions>()!.MatchContentType);
+    }
+
+    [Theory]
+    [InlineData("enabled")]
+    [InlineData("2")]
+    [InlineData("tru")]
+    public void EnableTika_ASpellingTheSeedRefused_IsAOneLineStartError(string value)
+    {
+        var ex = Assert.Throws<InvalidSettingException>(() => new ConfigurationBuilder().AddSeedEnvironment(new Dictionary<string, string?> { ["ENABLE_TIKA"] = value }));
+
+        Assert.Equal($"ENABLE_TIKA='{value}' is not true or false (use true/false, 1/0, yes/no, on/off, t/f or y/n)", ex.Message);
+        Assert.Equal(ex.Message, SiloHost.DescribeSettingsError(ex));
+    }
+
+    [Fact]
+    public void UserSystemDefaultClassification_IsTheClassificationOfClickHouseRowsWithoutOne()
+    {
+        var configuration = new ConfigurationBuilder().AddSeedEnvironment(new Dictionary<string, string?>
+        {
+            ["CLICKHOUSE_HOST"] = "clickhouse",
+            ["CLICKHOUSE_PORT"] = "8123",
+            ["USER_SYSTEM_DEFAULT_CLASSIFICATION"] = "CUI",
+        }).Build();
+        var options = configuration.GetSection("CastIron:ClickHouse").Get<Status.ClickHouse.ClickHouseStatusOptions>()!;
+
+        Assert.Equal("CUI", options.DefaultClassification);
+        Assert.Empty(options.Validate());
+        Assert.Equal("UNCLASSIFIED", new Status.ClickHouse.ClickHouseStatusOptions().DefaultClassification);
+        options.DefaultClassification = " ";
+        Assert.Equal("USER_SYSTEM_DEFAULT_CLASSIFICATION (CastIron:ClickHouse:DefaultClassification) must not be blank", Assert.Single(options.Validate()));
+    }
+
     [Fact]
     public void UnknownLogLevel_IsAClearError()
     {
@@ -68,6 +120,7 @@ public class ConfigurationTests
     [InlineData("--CastIron:Cluster:SiloPort=abc", "CastIron:Cluster:SiloPort")]
     [InlineData("--CastIron:Processing:MaxConcurrency=many", "MaxConcurrency")]
     [InlineData("--CastIron:LocalFolder:ScanInterval=0", "CastIron:LocalFolder:ScanInterval must be positive")]
+    [InlineData("--CastIron:StrictConfigs=maybe", "CastIron:StrictConfigs")]
     public async Task SettingsErrors_AreDescribedInOneLineNamingTheSetting(string argument, string expected)
     {
         var root = Path.Combine(Path.GetTempPath(), "castiron-silo-tests", Guid.NewGuid().ToString("N"));

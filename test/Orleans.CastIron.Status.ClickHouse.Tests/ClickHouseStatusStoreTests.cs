@@ -237,6 +237,42 @@ public sealed class ClickHouseStatusStoreTests(Orleans.CastIron.ClickHousePeer.C
     }
 
     [Fact]
+    public async Task ARowWhoseFileNamesNoClassification_GetsTheConfiguredDefault_AsTheSeedsRowsDid()
+    {
+        var options = new ClickHouseStatusOptions
+        {
+            Host = _options.Host,
+            Port = _options.Port,
+            User = _options.User,
+            Password = _options.Password,
+            Database = _options.Database,
+            FlushInterval = _options.FlushInterval,
+            RetryMaxDelay = _options.RetryMaxDelay,
+            JournalPath = _journal + "-cui",
+            DefaultClassification = "CUI",
+        };
+        try
+        {
+            await using var store = new ClickHouseFileStatusStore(options);
+            await store.StartAsync();
+            var at = DateTimeOffset.UtcNow;
+            await store.UpsertAsync(StatusRowsTests.Record("plain", FileStatus.Complete, at));
+            await store.UpsertAsync(StatusRowsTests.Record("marked", FileStatus.Complete, at, ImmutableDictionary<string, string>.Empty.Add("classification", """{"classification":"SECRET"}""")));
+            await DrainedAsync(store);
+
+            Assert.Equal("CUI", await ScalarAsync<string>($"SELECT classification FROM {options.QualifiedTable} FINAL WHERE id = {{id:String}}", ("id", "plain")));
+            Assert.Equal("SECRET", await ScalarAsync<string>($"SELECT classification FROM {options.QualifiedTable} FINAL WHERE id = {{id:String}}", ("id", "marked")));
+        }
+        finally
+        {
+            if (Directory.Exists(options.JournalPath))
+            {
+                Directory.Delete(options.JournalPath, recursive: true);
+            }
+        }
+    }
+
+    [Fact]
     public async Task ADamagedJournalLine_IsSkipped_AndDoesNotHoldBackTheRowsAroundIt()
     {
         var journal = Path.Combine(_journal, "damaged");

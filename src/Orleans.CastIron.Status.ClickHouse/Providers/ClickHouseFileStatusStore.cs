@@ -283,7 +283,7 @@ public sealed partial class ClickHouseFileStatusStore : IFileStatusStore, ILifec
     {
         try
         {
-            return StatusRows.ToRow(StatusRows.FromRecordJson(line), line);
+            return StatusRows.ToRow(StatusRows.FromRecordJson(line), line, _options.DefaultClassification);
         }
         catch (Exception ex) when (ex is not OutOfMemoryException)
         {

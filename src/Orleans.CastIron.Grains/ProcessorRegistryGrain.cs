@@ -42,12 +42,21 @@ internal sealed partial class ProcessorRegistryGrain(
             }
         }
 
+        // Entries read under the other setting would keep their old verdict until their object changed: read them again.
+        var strict = options.Value.StrictConfigs;
+        var reread = state.State.StrictConfigs != strict;
         foreach (var (key, etag) in present.OrderBy(p => p.Key, StringComparer.Ordinal))
         {
-            if (!state.State.Configs.TryGetValue(key, out var known) || known.ETag != etag)
+            if (reread || !state.State.Configs.TryGetValue(key, out var known) || known.ETag != etag)
             {
                 await LoadAsync(key);
             }
+        }
+
+        if (reread)
+        {
+            state.State.StrictConfigs = strict;
+            await state.WriteStateAsync();
         }
 
         // Periodic rescans that change nothing stay out of the Information log.

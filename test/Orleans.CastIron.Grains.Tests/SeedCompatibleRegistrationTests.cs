@@ -1,6 +1,8 @@
 using System.Collections.Concurrent;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
+using Orleans.CastIron.Events;
+using Orleans.CastIron.Storage;
 
 namespace Orleans.CastIron.Grains.Tests;
 
@@ -139,6 +141,51 @@ public class SeedCompatibleRegistrationTests(SeedCompatibleFixture fixture) : IC
         Assert.Equal(SeedForms, Places(entry.Errors));
         Assert.All(entry.Errors, e => Assert.EndsWith("(refused: CastIron:StrictConfigs is on)", e.Message, StringComparison.Ordinal));
         Assert.False(host.Exists($"{folder}/01_inbox/.keep"));
+    }
+
+    [Fact]
+    public async Task TurningStrictConfigsOn_RefusesAnUnchangedRegisteredConfig_AtTheNextStart_AndOffRegistersItAgain()
+    {
+        var root = WorkflowHost.NewRoot();
+        const string key = "restart/seed.toml";
+        try
+        {
+            await using (var lenient = await WorkflowHost.StartAsync(root))
+            {
+                await lenient.DropAsync(key, SeedStyle);
+                await lenient.WaitForConfigAsync(key, c => c is { Registered: true }, "the seed-style config to be registered");
+            }
+
+            // Restarts see the config only through the start's listing of the bucket (as with S3), not as a new event.
+            await using (var strict = await WorkflowHost.StartAsync(root, storage: Silent, configure: silo => silo.Services.Configure<CastIronOptions>(o => o.StrictConfigs = true)))
+            {
+                var refused = await strict.WaitForConfigAsync(key, c => c is { Registered: false }, "the unchanged config to be refused");
+                Assert.Equal(SeedForms, Places(refused!.Errors));
+            }
+
+            await using var again = await WorkflowHost.StartAsync(root, storage: Silent);
+            var registered = await again.WaitForConfigAsync(key, c => c is { Registered: true }, "the unchanged config to be registered again");
+            Assert.Equal(SeedForms, Places(registered!.Warnings));
+        }
+        finally
+        {
+            WorkflowHost.DeleteRoot(root);
+        }
+    }
+
+    private static void Silent(Orleans.Hosting.ISiloBuilder silo) => silo.Services.AddSingleton<IObjectEventSource>(new SilentEventSource());
+
+    /// <summary>Announces nothing, as an S3 bucket says nothing about objects that were there before the silo.</summary>
+    private sealed class SilentEventSource : IObjectEventSource
+    {
+        public async Task RunAsync(Func<BucketEvent, CancellationToken, Task> handler, CancellationToken cancellationToken)
+        {
+            var stopped = new TaskCompletionSource();
+            using (cancellationToken.Register(() => stopped.TrySetResult()))
+            {
+                await stopped.Task;
+            }
+        }
     }
 
     [Fact]

@@ -12,4 +12,10 @@ internal sealed class RegistryState
 
     /// <summary>Grows with every change, so silos' matching caches know when they are behind.</summary>
     [Id(2)] public long Version { get; set; }
+
+    /// <summary>
+    /// The <c>CastIron:StrictConfigs</c> the entries were read with; null for entries read before the seed's forms
+    /// were warnings (all strictly).
+    /// </summary>
+    [Id(3)] public bool? StrictConfigs { get; set; }
 }

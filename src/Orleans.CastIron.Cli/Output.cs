@@ -147,7 +147,7 @@ internal sealed class Output
     {
         if (json)
         {
-            WriteJson(configs.Select(c => new { c.ConfigKey, c.Registered, c.Errors, c.UpdatedAt }));
+            WriteJson(configs.Select(c => new { c.ConfigKey, c.Registered, c.Errors, c.UpdatedAt, c.Warnings }));
             return;
         }
 
@@ -155,7 +155,7 @@ internal sealed class Output
         {
             foreach (var c in configs)
             {
-                Out.WriteLine($"{c.ConfigKey}\t{(c.Registered ? "registered" : "not registered")}\t{string.Join("; ", c.Errors.Select(e => e.ToString()))}");
+                Out.WriteLine($"{c.ConfigKey}\t{(c.Registered ? "registered" : "not registered")}\t{string.Join("; ", c.Errors.Concat(c.Warnings).Select(e => e.ToString()))}");
             }
 
             return;
@@ -164,39 +164,37 @@ internal sealed class Output
         var table = new Table().AddColumns("config", "registered", "problems");
         foreach (var c in configs)
         {
-            table.AddRow(Markup.Escape(c.ConfigKey), c.Registered ? "[green]yes[/]" : "[red]no[/]", Markup.Escape(string.Join("\n", c.Errors.Select(e => $"{e.Line}:{e.Column} {e.Message}"))));
+            table.AddRow(Markup.Escape(c.ConfigKey), c.Registered ? "[green]yes[/]" : "[red]no[/]", Markup.Escape(string.Join("\n",
+                c.Errors.Select(e => $"{e.Line}:{e.Column} {e.Message}").Concat(c.Warnings.Select(w => $"{w.Line}:{w.Column} warning: {w.Message}")))));
         }
 
         Console.Write(table);
     }
 
-    /// <summary>Like a compiler: <c>file:line:column: error: key: message</c>, the line, and the column marked.</summary>
+    /// <summary>
+    /// Like a compiler: <c>file:line:column: error: key: message</c> (then the warnings, forms the seed accepted), the
+    /// line, and the column marked.
+    /// </summary>
     public void Validation(string name, string text, ConfigParseResult result, bool json)
     {
         if (json)
         {
-            WriteJson(new { Valid = result.IsValid, result.Errors });
-            return;
-        }
-
-        if (result.IsValid)
-        {
-            Out.WriteLine($"{name}: valid");
+            WriteJson(new { Valid = result.IsValid, result.Errors, result.Warnings });
             return;
         }
 
         var lines = text.Split('\n');
-        foreach (var error in result.Errors)
+        foreach (var (error, kind) in result.Errors.Select(e => (e, "error")).Concat(result.Warnings.Select(w => (w, "warning"))))
         {
             var where = $"{name}:{error.Line}:{error.Column}";
             var key = error.Key.Length > 0 ? $"{error.Key}: " : "";
             if (IsTerminal)
             {
-                Console.MarkupLine($"[bold]{Markup.Escape(where)}:[/] [red]error:[/] {Markup.Escape(key + error.Message)}");
+                Console.MarkupLine($"[bold]{Markup.Escape(where)}:[/] [{(kind == "error" ? "red" : "yellow")}]{kind}:[/] {Markup.Escape(key + error.Message)}");
             }
             else
             {
-                Out.WriteLine($"{where}: error: {key}{error.Message}");
+                Out.WriteLine($"{where}: {kind}: {key}{error.Message}");
             }
 
             if (error.Line >= 1 && error.Line <= lines.Length)
@@ -208,6 +206,11 @@ internal sealed class Output
                 var length = Math.Max(1, line.Length >= column ? line[(column - 1)..].TakeWhile(c => c is not (' ' or '\t' or '#')).Count() : 1);
                 Out.WriteLine($"  {new string(' ', column - 1)}^{new string('~', length - 1)}");
             }
+        }
+
+        if (result.IsValid)
+        {
+            Out.WriteLine(result.Warnings.IsDefaultOrEmpty ? $"{name}: valid" : $"{name}: valid, with {result.Warnings.Length} warning(s)");
         }
     }
 

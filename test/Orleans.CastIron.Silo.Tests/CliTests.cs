@@ -156,6 +156,23 @@ public sealed class CliTests(CliTests.Silo silo) : IClassFixture<CliTests.Silo>
         Assert.Equal(CliApp.Ok, (await RunAsync("configs", "validate", Example("example_config.toml"))).Code);
     }
 
+    [Fact]
+    public async Task ValidatingASeedStyleConfig_PrintsItsWarningsLikeACompiler_AndExitsZero()
+    {
+        var path = Path.Combine(silo.Folder, "seedish.toml");
+        await File.WriteAllTextAsync(path, "[castiron.etl]\nenabled = \"yes\"\nhandled_file_glob = \".dat\"\ninbox_dir = \"in\"\nprocessing_dir = \"p\"\nerror_dir = \"e\"\nsave_error_log = true\nshell = \"true\"\n");
+
+        var (code, output, _) = await RunAsync("configs", "validate", path);
+
+        Assert.Equal(CliApp.Ok, code);
+        var lines = output.Split('\n');
+        var at = Array.IndexOf(lines, "seedish.toml:2:11: warning: castiron.etl.enabled: \"yes\" is a string, not a boolean: read as true, as the seed would; write enabled = true");
+        Assert.True(at >= 0, output);
+        Assert.Equal("  enabled = \"yes\"", lines[at + 1]);
+        Assert.Equal("  " + new string(' ', 10) + "^~~~~", lines[at + 2]);
+        Assert.Equal("seedish.toml: valid, with 1 warning(s)", lines[at + 3]);
+    }
+
     [Theory]
     [InlineData(new[] { "submit", "missing.csv", "--config", "example_config.toml" }, "missing.csv: no such file")]
     [InlineData(new[] { "submit", "@test.csv", "--config", "nope.toml" }, "no config 'nope.toml' is registered; registered:")]

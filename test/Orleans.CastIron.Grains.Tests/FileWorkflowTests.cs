@@ -243,7 +243,7 @@ public class FileWorkflowTests(WorkflowFixture fixture)
         await RegisterAsync(folder, Configs.Dotnet("test.noop"));
 
         await Host.DropAsync($"{folder}/cfg.toml", Configs.Dotnet("test.noop").Replace("inbox_dir", "inbox_dri", StringComparison.Ordinal));
-        var entry = await Host.WaitForConfigAsync($"{folder}/cfg.toml", c => c is { Errors.IsEmpty: false }, "the invalid config's errors");
+        var entry = await Host.WaitForConfigAsync($"{folder}/cfg.toml", c => c is { Errors.IsEmpty: false, Warnings.IsEmpty: false }, "the invalid config's errors and warning");
 
         Assert.False(entry!.Registered);
         // The typo itself only warns (the seed ignored unknown keys); the key it should have been is missing.

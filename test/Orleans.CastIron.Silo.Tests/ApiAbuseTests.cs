@@ -89,17 +89,19 @@ public class ApiAbuseTests(SiloFixture silo)
         Assert.Equal(HttpStatusCode.UnprocessableEntity, response.StatusCode);
     }
 
-    [Fact]
-    public async Task Validate_AnErrorListLargerThanItsInput_IsCapped()
+    [Theory]
+    [InlineData("[castiron.etl.python]\nworker_run_method = \"a\"\n[castiron.etl.python.environment_kwargs]\n", "errors")] // each k = 1 a wrong type
+    [InlineData("", "warnings")] // each k = 1 an unknown key
+    public async Task Validate_AProblemListLargerThanItsInput_IsCapped(string tables, string list)
     {
-        var text = "[castiron.etl]\n" + string.Concat(Enumerable.Range(0, 50_000).Select(i => $"k{i}=1\n"));
+        var text = "[castiron.etl]\n" + tables + string.Concat(Enumerable.Range(0, 50_000).Select(i => $"k{i}=1\n"));
 
         using var response = await Http.SendAsync(Request("POST", "/processors/validate", SiloFixture.ApiKey, new StringContent(text)));
 
         Assert.Equal(HttpStatusCode.UnprocessableEntity, response.StatusCode);
-        var errors = (await JsonBodyAsync(response)).GetProperty("errors");
-        Assert.Equal(101, errors.GetArrayLength());
-        Assert.Contains("more errors", errors[100].GetProperty("message").GetString(), StringComparison.Ordinal);
+        var problems = (await JsonBodyAsync(response)).GetProperty(list);
+        Assert.Equal(101, problems.GetArrayLength());
+        Assert.Contains($"more {list}", problems[100].GetProperty("message").GetString(), StringComparison.Ordinal);
     }
 
     [Theory]

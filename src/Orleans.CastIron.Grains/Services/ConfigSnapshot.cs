@@ -45,6 +45,7 @@ public sealed class ConfigSnapshot
 public sealed partial class ConfigSnapshotCache(IGrainFactory grains, IOptions<CastIronOptions> options, ILogger<ConfigSnapshotCache> logger)
 {
     private readonly SemaphoreSlim _refresh = new(1, 1);
+    private readonly Lock _apply = new();
     private volatile ConfigSnapshot _current = ConfigSnapshot.Empty;
 
     /// <summary>The latest snapshot.</summary>
@@ -101,9 +102,14 @@ public sealed partial class ConfigSnapshotCache(IGrainFactory grains, IOptions<C
 
     private void Apply(RegistrySnapshot snapshot)
     {
-        if (snapshot.Version > _current.Version)
+        // The follower and a refresh can apply at once: without the lock an older snapshot could replace a newer one
+        // after both checked (a deleted config would then still take drops until the next change).
+        lock (_apply)
         {
-            _current = new ConfigSnapshot(snapshot);
+            if (snapshot.Version > _current.Version)
+            {
+                _current = new ConfigSnapshot(snapshot);
+            }
         }
     }
 

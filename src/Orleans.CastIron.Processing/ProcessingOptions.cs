@@ -18,8 +18,11 @@ public sealed class ProcessingOptions
     /// <summary>Longest wait between attempts. Default 5 minutes.</summary>
     public TimeSpan RetryMaxDelay { get; set; } = TimeSpan.FromMinutes(5);
 
-    /// <summary>Folder for per-job working folders. Default: the system temp folder.</summary>
+    /// <summary>Folder for per-job working folders. Default: <c>castiron-jobs</c> in the system temp folder.</summary>
     public string? WorkPath { get; set; }
+
+    /// <summary>The folder holding job folders: <see cref="WorkPath"/> or its default.</summary>
+    public string WorkRoot => WorkPath ?? Path.Combine(Path.GetTempPath(), "castiron-jobs");
 
     /// <summary>Folder whose DLLs are loaded at start to find more .NET processors. Default <c>plugins</c>.</summary>
     public string PluginsPath { get; set; } = "plugins";

@@ -4,6 +4,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Options;
 using Orleans.CastIron.Paths;
 using Orleans.CastIron.Processing.Dotnet;
+using Orleans.CastIron.Processing.Python;
 using Orleans.CastIron.Processing.Shell;
 using Orleans.CastIron.Storage;
 using Orleans.CastIron.Tracking;
@@ -22,6 +23,7 @@ public sealed partial class ProcessorExecutor(
     IJobEventSink jobEvents,
     ProcessorCatalog<IFileProcessor> catalog,
     ShellRunner shell,
+    PythonHost python,
     IOptions<ProcessingOptions> options,
     ILogger<ProcessorExecutor> logger)
 {
@@ -45,7 +47,7 @@ public sealed partial class ProcessorExecutor(
     }
 
     /// <summary>The folder holding job folders.</summary>
-    public string WorkRoot => options.Value.WorkPath ?? Path.Combine(Path.GetTempPath(), "castiron-jobs");
+    public string WorkRoot => options.Value.WorkRoot;
 
     /// <summary>
     /// Deletes job folders left by silo processes that are gone (a kill leaves its attempts' folders behind). Folders
@@ -104,8 +106,8 @@ public sealed partial class ProcessorExecutor(
             var localPath = Path.Combine(folder, ObjectKeys.Leaf(request.ObjectKey));
             await DownloadAsync(request, localPath, linked.Token).ConfigureAwait(false);
 
-            var failure = request.Config.Kind == ProcessorKind.Shell
-                ? await RunShellAsync(request, folder, localPath, output, linked.Token).ConfigureAwait(false)
+            var failure = request.Config.Kind == ProcessorKind.Shell ? await RunShellAsync(request, folder, localPath, output, linked.Token).ConfigureAwait(false)
+                : request.Config.Python is { } code && RunsOnPython(code) ? await RunPythonAsync(request, code, folder, localPath, output, linked.Token).ConfigureAwait(false)
                 : await RunDotnetAsync(request, localPath, output, linked.Token).ConfigureAwait(false);
             return failure ?? Outcome(request, ProcessorOutcomeKind.Succeeded, null, output);
         }
@@ -170,6 +172,51 @@ public sealed partial class ProcessorExecutor(
             : Outcome(request, ProcessorOutcomeKind.Failed, $"the shell script exited with code {result.ExitCode}", output, retryable: true);
     }
 
+    /// <summary>
+    /// Where a <c>[castiron.etl.python]</c> name runs: a .NET processor registered under it claims it; a built-in
+    /// stand-in (the seed's examples) gives way to the Python module when it is on the Python path; any other name is
+    /// Python code.
+    /// </summary>
+    private bool RunsOnPython(PythonProcessorConfig code)
+    {
+        var name = code.EntryPointName;
+        return !catalog.Contains(name) || (catalog.IsPythonStandIn(name) && python.FindsModule(code.WorkerClass ?? code.WorkerRunMethod));
+    }
+
+    /// <summary>The named arguments: <c>static_kwargs</c>, then <c>environment_kwargs</c> set on this silo (as strings, overriding).</summary>
+    private static ImmutableDictionary<string, object?> NamedArguments(ProcessorConfig config)
+    {
+        var arguments = ImmutableDictionary.CreateBuilder<string, object?>(StringComparer.Ordinal);
+        arguments.AddRange(config.Dotnet?.StaticKwargs ?? config.Python!.StaticKwargs);
+        foreach (var (argument, variable) in config.Dotnet?.EnvironmentKwargs ?? config.Python!.EnvironmentKwargs)
+        {
+            if (Environment.GetEnvironmentVariable(variable) is { } value)
+            {
+                arguments[argument] = value;
+            }
+        }
+
+        return arguments.ToImmutable();
+    }
+
+    private async Task<ProcessorOutcome?> RunPythonAsync(ProcessorRunRequest request, PythonProcessorConfig code, string folder, string localPath, OutputTail output, CancellationToken cancellationToken)
+    {
+        var outcome = await python.RunFileAsync(
+            request.ConfigKey,
+            code,
+            request.JobId,
+            folder,
+            localPath,
+            NamedArguments(request.Config),
+            request.Metadata,
+            command => command.ToJobEvent(request.JobId) is { } jobEvent ? jobEvents.PublishAsync(jobEvent, CancellationToken.None) : Task.CompletedTask,
+            output,
+            cancellationToken).ConfigureAwait(false);
+        LogRanOn(code.EntryPointName, request.JobId, outcome.Runtime);
+        await jobEvents.PublishAsync(JobEvent.TaskUpdate(request.JobId, $"{code.EntryPointName} ran on {outcome.Runtime}"), CancellationToken.None).ConfigureAwait(false);
+        return outcome.Failure is null ? null : Outcome(request, ProcessorOutcomeKind.Failed, outcome.Failure, output, retryable: true);
+    }
+
     private async Task<ProcessorOutcome?> RunDotnetAsync(ProcessorRunRequest request, string localPath, OutputTail output, CancellationToken cancellationToken)
     {
         var config = request.Config;
@@ -181,17 +228,24 @@ public sealed partial class ProcessorExecutor(
             return Outcome(request, ProcessorOutcomeKind.Failed, $"no .NET processor is registered as '{name}' (registered: {(known.Length == 0 ? "none" : known)})", output);
         }
 
-        var arguments = ImmutableDictionary.CreateBuilder<string, object?>(StringComparer.Ordinal);
-        var staticKwargs = config.Dotnet?.StaticKwargs ?? config.Python!.StaticKwargs;
-        var environmentKwargs = config.Dotnet?.EnvironmentKwargs ?? config.Python!.EnvironmentKwargs;
-        arguments.AddRange(staticKwargs);
-        foreach (var (argument, variable) in environmentKwargs)
+        if (catalog.IsPythonStandIn(name))
         {
-            // As in the seed: only variables set on the executing silo, as strings, overriding static values.
-            if (Environment.GetEnvironmentVariable(variable) is { } value)
+            LogRanOn(name, request.JobId, "the built-in .NET stand-in (the Python module is not on CastIron:Python:Path)");
+            await jobEvents.PublishAsync(JobEvent.TaskUpdate(request.JobId, $"{name} ran as the built-in .NET stand-in"), CancellationToken.None).ConfigureAwait(false);
+        }
+
+        var arguments = NamedArguments(config).ToBuilder();
+        if (config.Python?.WorkerSetupMethod is { } setup)
+        {
+            // The seed's class set-up: the named arguments go to the set-up, not to the run.
+            if (processor is not IFileProcessorSetup withSetup)
             {
-                arguments[argument] = value;
+                (processor as IDisposable)?.Dispose();
+                return Outcome(request, ProcessorOutcomeKind.Failed, $"worker_setup_method '{setup}' is set, but the .NET processor '{name}' has no set-up (it does not implement IFileProcessorSetup)", output);
             }
+
+            await withSetup.SetupAsync(setup, arguments.ToImmutable(), cancellationToken).ConfigureAwait(false);
+            arguments.Clear();
         }
 
         if (config.Python is { SupportsMetadata: true })
@@ -279,6 +333,9 @@ public sealed partial class ProcessorExecutor(
 
     [LoggerMessage(4, LogLevel.Warning, "Attempt {Attempt} of job {JobId} on '{ObjectKey}' was abandoned: the silo is stopping; it runs again after the restart")]
     private partial void LogAbandoned(string objectKey, string jobId, int attempt);
+
+    [LoggerMessage(5, LogLevel.Information, "Job {JobId}: {Processor} runs on {Runtime}")]
+    private partial void LogRanOn(string processor, string jobId, string runtime);
 
     [LoggerMessage(3, LogLevel.Warning, "Could not delete the job folder '{Folder}'")]
     private partial void LogCleanupFailed(Exception exception, string folder);

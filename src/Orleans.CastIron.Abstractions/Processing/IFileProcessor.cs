@@ -15,6 +15,19 @@ public interface IFileProcessor
     Task ProcessAsync(FileJobContext context, CancellationToken cancellationToken);
 }
 
+/// <summary>
+/// A <see cref="IFileProcessor"/> named by a <c>[castiron.etl.python]</c> config with <c>worker_class</c> and
+/// <c>worker_setup_method</c>: as the seed did with a Python class, the set-up is called for each file before
+/// <see cref="IFileProcessor.ProcessAsync"/>, with the named arguments (<c>static_kwargs</c>, then
+/// <c>environment_kwargs</c>), and <see cref="FileJobContext.Arguments"/> then holds only <c>file_metadata</c> /
+/// <c>pizza_job_id</c>. A processor without it fails such a config's files, saying so.
+/// </summary>
+public interface IFileProcessorSetup
+{
+    /// <summary>The set-up call; <paramref name="method"/> is <c>worker_setup_method</c>.</summary>
+    Task SetupAsync(string method, IReadOnlyDictionary<string, object?> arguments, CancellationToken cancellationToken);
+}
+
 /// <summary>Names a <see cref="IFileProcessor"/>; configs refer to it by this name.</summary>
 /// <param name="name">
 /// The name used in <c>[castiron.etl.dotnet] processor</c>, or in <c>[castiron.etl.python] worker_run_method</c> for
@@ -25,6 +38,12 @@ public sealed class FileProcessorAttribute(string name) : Attribute
 {
     /// <summary>The registered name.</summary>
     public string Name { get; } = name;
+
+    /// <summary>
+    /// A built-in stand-in for the Python code of the same name (the seed's examples): it runs only when that code
+    /// is not found on <c>CastIron:Python:Path</c>, so machines without the seed's Python still run its configs.
+    /// </summary>
+    public bool PythonStandIn { get; init; }
 }
 
 /// <summary>Reports a job's progress as job events (the in-process form of the pizza-tracker protocol).</summary>

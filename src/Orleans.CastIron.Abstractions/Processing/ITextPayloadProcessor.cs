@@ -24,6 +24,12 @@ public sealed class TextPayloadProcessorAttribute(string name) : Attribute
 {
     /// <summary>The registered name.</summary>
     public string Name { get; } = name;
+
+    /// <summary>
+    /// A built-in stand-in for the Python handler of the same name (the seed's examples): it runs only when that
+    /// handler is allowed on Python and found on <c>CastIron:Python:Path</c>.
+    /// </summary>
+    public bool PythonStandIn { get; init; }
 }
 
 /// <summary>One streaming payload: <c>data</c> plus every other message field as a named argument.</summary>

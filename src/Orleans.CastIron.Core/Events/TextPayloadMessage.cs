@@ -21,10 +21,11 @@ public sealed class TextPayloadMessage
     /// <summary>The payload field.</summary>
     public const string DataField = "data";
 
-    private TextPayloadMessage(string workerRunMethod, ReadOnlyMemory<byte> dataUtf8, ImmutableDictionary<string, JsonElement> arguments)
+    private TextPayloadMessage(string workerRunMethod, ReadOnlyMemory<byte> dataUtf8, bool dataIsString, ImmutableDictionary<string, JsonElement> arguments)
     {
         WorkerRunMethod = workerRunMethod;
         DataUtf8 = dataUtf8;
+        DataIsString = dataIsString;
         Arguments = arguments;
     }
 
@@ -36,6 +37,9 @@ public sealed class TextPayloadMessage
     /// read, unless the string had escapes to undo.
     /// </summary>
     public ReadOnlyMemory<byte> DataUtf8 { get; }
+
+    /// <summary>True when <c>data</c> is a JSON string; otherwise <see cref="DataUtf8"/> is the JSON text of its value.</summary>
+    public bool DataIsString { get; }
 
     /// <summary><c>data</c> as text: a string's value, or the JSON text of any other value. Decoded at each read.</summary>
     public string DataText => Encoding.UTF8.GetString(DataUtf8.Span);
@@ -83,6 +87,7 @@ public sealed class TextPayloadMessage
         string? method = null;
         ReadOnlyMemory<byte>? data = null;
         var dataIsText = true;
+        var dataIsString = false;
         var arguments = ImmutableDictionary.CreateBuilder<string, JsonElement>(StringComparer.Ordinal);
         // A field given twice counts once, the last time (as the seed's json.loads read it).
         while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
@@ -96,6 +101,7 @@ public sealed class TextPayloadMessage
                     reader.Skip();
                     break;
                 case DataField:
+                    dataIsString = reader.TokenType == JsonTokenType.String;
                     dataIsText = TryReadData(ref reader, utf8Json, out var value);
                     data = value;
                     break;
@@ -121,7 +127,7 @@ public sealed class TextPayloadMessage
             return $"'{DataField}' is missing";
         }
 
-        message = new TextPayloadMessage(method, dataUtf8, arguments.ToImmutable());
+        message = new TextPayloadMessage(method, dataUtf8, dataIsString, arguments.ToImmutable());
         return null;
     }
 

@@ -7,6 +7,7 @@ using Orleans.CastIron.Grains.Services;
 using Orleans.CastIron.Options;
 using Orleans.CastIron.Processing;
 using Orleans.CastIron.Processing.Dotnet;
+using Orleans.CastIron.Processing.Python;
 using Orleans.CastIron.Processing.Shell;
 using Orleans.Runtime;
 
@@ -20,17 +21,19 @@ public static class CastIronSiloBuilderExtensions
     /// <c>IJobEventSink</c> is registered first) and intake. The object store, event source, status store and the
     /// grain storage named <see cref="CastIronNames.GrainStorage"/> come from an adapter (e.g. <c>AddCastIronLocalFolder</c>).
     /// </summary>
-    /// <param name="configuration">The <c>CastIron</c> section; <c>Processing</c> is read from its child.</param>
+    /// <param name="configuration">The <c>CastIron</c> section; <c>Processing</c> and <c>Python</c> are read from its children.</param>
     public static ISiloBuilder AddCastIron(this ISiloBuilder builder, IConfiguration? configuration = null, Action<CastIronOptions>? configure = null, Action<ProcessingOptions>? configureProcessing = null)
     {
         ArgumentNullException.ThrowIfNull(builder);
         var services = builder.Services;
         var castIron = services.AddOptions<CastIronOptions>();
         var processing = services.AddOptions<ProcessingOptions>();
+        var python = services.AddOptions<PythonOptions>();
         if (configuration is not null)
         {
             castIron.Bind(configuration);
             processing.Bind(configuration.GetSection("Processing"));
+            python.Bind(configuration.GetSection("Python"));
         }
 
         if (configure is not null)
@@ -45,6 +48,8 @@ public static class CastIronSiloBuilderExtensions
 
         castIron.ValidateOnStart();
         processing.ValidateOnStart();
+        python.ValidateOnStart();
+        services.AddSingleton<IValidateOptions<PythonOptions>>(new DescribedOptionsValidator<PythonOptions>(o => o.Validate()));
         services.AddSingleton<IValidateOptions<CastIronOptions>>(new DescribedOptionsValidator<CastIronOptions>(o => o.Validate()));
         services.AddSingleton<IValidateOptions<ProcessingOptions>>(new DescribedOptionsValidator<ProcessingOptions>(o => o.Validate()));
 
@@ -54,6 +59,8 @@ public static class CastIronSiloBuilderExtensions
         services.TryAddSingleton(sp => new ProcessorCatalog<IFileProcessor>(sp.GetRequiredService<ProcessorAssemblySet>().Assemblies));
         services.TryAddSingleton(sp => new ProcessorCatalog<ITextPayloadProcessor>(sp.GetRequiredService<ProcessorAssemblySet>().Assemblies));
         services.TryAddSingleton<ShellRunner>();
+        services.TryAddSingleton<PythonWorkerPool>();
+        services.TryAddSingleton<PythonHost>();
         services.TryAddSingleton<ProcessorExecutor>();
         services.TryAddSingleton<GrainJobEventSink>();
         services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>>(sp => sp.GetRequiredService<GrainJobEventSink>());

@@ -14,10 +14,12 @@ public sealed class ProcessorCatalog<TProcessor>
     where TProcessor : class
 {
     private readonly ImmutableDictionary<string, Type> _processors;
+    private readonly ImmutableHashSet<string> _pythonStandIns;
 
     public ProcessorCatalog(IEnumerable<Assembly> assemblies)
     {
         var builder = ImmutableDictionary.CreateBuilder<string, Type>(StringComparer.Ordinal);
+        var standIns = ImmutableHashSet.CreateBuilder<string>(StringComparer.Ordinal);
         foreach (var type in assemblies.Distinct().SelectMany(LoadableTypes))
         {
             if (type.IsAbstract || !typeof(TProcessor).IsAssignableFrom(type))
@@ -25,10 +27,15 @@ public sealed class ProcessorCatalog<TProcessor>
                 continue;
             }
 
-            var names = type.GetCustomAttributes<FileProcessorAttribute>().Select(a => a.Name)
-                .Concat(type.GetCustomAttributes<TextPayloadProcessorAttribute>().Select(a => a.Name));
-            foreach (var name in names)
+            var names = type.GetCustomAttributes<FileProcessorAttribute>().Select(a => (a.Name, a.PythonStandIn))
+                .Concat(type.GetCustomAttributes<TextPayloadProcessorAttribute>().Select(a => (a.Name, a.PythonStandIn)));
+            foreach (var (name, standIn) in names)
             {
+                if (standIn)
+                {
+                    standIns.Add(name);
+                }
+
                 if (builder.TryGetValue(name, out var existing) && existing != type)
                 {
                     throw new InvalidOperationException($"two {typeof(TProcessor).Name} types are registered as '{name}': {existing.FullName} and {type.FullName}");
@@ -39,7 +46,14 @@ public sealed class ProcessorCatalog<TProcessor>
         }
 
         _processors = builder.ToImmutable();
+        _pythonStandIns = standIns.ToImmutable();
     }
+
+    /// <summary>True when a handler is registered as <paramref name="name"/>.</summary>
+    public bool Contains(string name) => _processors.ContainsKey(name);
+
+    /// <summary>True when the handler registered as <paramref name="name"/> only stands in for Python code of that name.</summary>
+    public bool IsPythonStandIn(string name) => _pythonStandIns.Contains(name);
 
     /// <summary>Registered names.</summary>
     public IEnumerable<string> Names => _processors.Keys.Order(StringComparer.Ordinal);

@@ -8,7 +8,7 @@ namespace Orleans.CastIron.Processing.Samples;
 /// as CSV with the columns <c>timestamp, longitude, latitude, elevation, data_id</c> and logs every row (the header
 /// line included, as the seed did).
 /// </summary>
-[FileProcessor(Name)]
+[FileProcessor(Name, PythonStandIn = true)]
 public sealed partial class ExampleTextProcessor : IFileProcessor
 {
     public const string Name = "etl.example.example_text_processor.process";

@@ -4,7 +4,7 @@ namespace Orleans.CastIron.Processing.Samples;
 /// The seed's streaming example (<c>etl/example/example_text_stream_processor.py</c>) under its seed name: logs the
 /// data and the <c>arg1</c> / <c>arg2</c> arguments, as the seed's README shows.
 /// </summary>
-[TextPayloadProcessor(Name)]
+[TextPayloadProcessor(Name, PythonStandIn = true)]
 public sealed partial class ExampleTextStreamProcessor : ITextPayloadProcessor
 {
     public const string Name = "etl.example.example_text_stream_processor.process";

@@ -1,6 +1,5 @@
 using System.Diagnostics;
-using System.Runtime.InteropServices;
-using System.Text;
+using Orleans.CastIron.Processing.Tracking;
 using Orleans.CastIron.Tracking;
 
 namespace Orleans.CastIron.Processing.Shell;
@@ -23,17 +22,10 @@ public sealed record ShellResult(int ExitCode);
 /// </remarks>
 public sealed partial class ShellRunner(ILogger<ShellRunner> logger)
 {
-    /// <summary>Name of the FIFO inside the job folder (the seed's name).</summary>
-    public const string TrackerFileName = "pizza_tracker_file";
-
-    private static readonly TimeSpan DrainTimeout = TimeSpan.FromSeconds(5);
-
     // Once the group is dead, its output pipes close at once; longer means a process outside the group holds them.
     private static readonly TimeSpan OutputCloseTimeout = TimeSpan.FromSeconds(1);
 
-    private static readonly string? Setsid = new[] { "/usr/bin/setsid", "/bin/setsid" }.FirstOrDefault(File.Exists);
-
-    private const int SigKill = 9;
+    private static readonly string? Setsid = ProcessGroups.Setsid;
 
     private bool _warnedNoSetsid;
 
@@ -48,19 +40,8 @@ public sealed partial class ShellRunner(ILogger<ShellRunner> logger)
         ArgumentNullException.ThrowIfNull(environment);
         ArgumentNullException.ThrowIfNull(onTracker);
         ArgumentNullException.ThrowIfNull(output);
-        var fifo = Path.Combine(workingDirectory, TrackerFileName);
-        if (MkFifo(fifo, 0b110_000_000) != 0)
-        {
-            throw new IOException($"could not create the pizza-tracker FIFO '{fifo}' (errno {Marshal.GetLastPInvokeError()})");
-        }
-
-        // Opening a FIFO blocks until the other end opens: open the reading end in the background, then our own
-        // writing end, which keeps the reader from seeing end-of-file before the script has even started.
-        var readerOpen = Task.Run(() => new FileStream(fifo, FileMode.Open, FileAccess.Read, FileShare.ReadWrite, 1, useAsync: false), CancellationToken.None);
-        var keepOpen = new FileStream(fifo, FileMode.Open, FileAccess.Write, FileShare.ReadWrite, 1, useAsync: false);
-        var reader = await readerOpen.ConfigureAwait(false);
-        var trackerTask = Task.Run(() => ReadTrackerAsync(reader, onTracker), CancellationToken.None);
-
+        var tracker = await PizzaTrackerFifo.OpenAsync(workingDirectory, onTracker, logger).ConfigureAwait(false);
+        var fifo = tracker.Path;
         using var process = new Process { StartInfo = StartInfo(script, workingDirectory, environment, fifo) };
         try
         {
@@ -85,7 +66,7 @@ public sealed partial class ShellRunner(ILogger<ShellRunner> logger)
             }
 
             // The script is done: so is the job. What it left running in its group goes with it.
-            if (Setsid is not null && GroupExists(process.Id))
+            if (Setsid is not null && ProcessGroups.Exists(process.Id))
             {
                 KillGroup(process);
                 LogLeftoversKilled(process.Id);
@@ -100,13 +81,8 @@ public sealed partial class ShellRunner(ILogger<ShellRunner> logger)
         }
         finally
         {
-            // Closing our writer lets the reader reach end-of-file once the script's own handles are gone: every
-            // line written before exit is drained (the seed lost them: B-12).
-            await keepOpen.DisposeAsync().ConfigureAwait(false);
-            if (await Task.WhenAny(trackerTask, Task.Delay(DrainTimeout, CancellationToken.None)).ConfigureAwait(false) != trackerTask)
-            {
-                LogTrackerStillOpen(fifo);
-            }
+            // Every line written before the exit is read (the seed lost them: B-12).
+            await tracker.DisposeAsync().ConfigureAwait(false);
         }
     }
 
@@ -166,13 +142,11 @@ public sealed partial class ShellRunner(ILogger<ShellRunner> logger)
         }
     }
 
-    private static bool GroupExists(int groupId) => Kill(-groupId, 0) == 0;
-
     private void KillGroup(Process process)
     {
-        if (Setsid is not null && Kill(-process.Id, SigKill) != 0 && Marshal.GetLastPInvokeError() != Esrch)
+        if (Setsid is not null && ProcessGroups.KillAll(process.Id) is var errno and not 0)
         {
-            LogKillFailed(process.Id, Marshal.GetLastPInvokeError());
+            LogKillFailed(process.Id, errno);
         }
     }
 
@@ -188,52 +162,6 @@ public sealed partial class ShellRunner(ILogger<ShellRunner> logger)
             // Already exited.
         }
     }
-
-    private const int Esrch = 3;
-
-    private async Task ReadTrackerAsync(FileStream reader, Func<PizzaTrackerCommand, Task> onTracker)
-    {
-        var buffer = new PizzaTrackerLineBuffer();
-        var bytes = new byte[4096];
-        var decoder = Encoding.UTF8.GetDecoder();
-        var chars = new char[Encoding.UTF8.GetMaxCharCount(bytes.Length)];
-        try
-        {
-            await using (reader.ConfigureAwait(false))
-            {
-                int read;
-                while ((read = reader.Read(bytes, 0, bytes.Length)) > 0)
-                {
-                    var count = decoder.GetChars(bytes, 0, read, chars, 0);
-                    foreach (var command in buffer.Append(chars.AsSpan(0, count)))
-                    {
-                        await onTracker(command).ConfigureAwait(false);
-                    }
-                }
-
-                foreach (var command in buffer.Complete())
-                {
-                    await onTracker(command).ConfigureAwait(false);
-                }
-            }
-        }
-        catch (Exception ex) when (ex is IOException or ObjectDisposedException)
-        {
-            LogTrackerReadFailed(ex);
-        }
-    }
-
-    [LibraryImport("libc", EntryPoint = "mkfifo", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
-    private static partial int MkFifo(string path, uint mode);
-
-    [LibraryImport("libc", EntryPoint = "kill", SetLastError = true)]
-    private static partial int Kill(int pid, int signal);
-
-    [LoggerMessage(1, LogLevel.Warning, "The pizza-tracker FIFO '{Fifo}' is still held open by a process the script left running; lines written later are not read")]
-    private partial void LogTrackerStillOpen(string fifo);
-
-    [LoggerMessage(2, LogLevel.Warning, "Reading the pizza-tracker FIFO failed")]
-    private partial void LogTrackerReadFailed(Exception exception);
 
     [LoggerMessage(3, LogLevel.Information, "The script exited leaving processes running in its process group {ProcessGroup}; they were killed")]
     private partial void LogLeftoversKilled(int processGroup);

@@ -214,7 +214,7 @@ public sealed partial class ProcessorExecutor(
             cancellationToken).ConfigureAwait(false);
         LogRanOn(code.EntryPointName, request.JobId, outcome.Runtime);
         await jobEvents.PublishAsync(JobEvent.TaskUpdate(request.JobId, $"{code.EntryPointName} ran on {outcome.Runtime}"), CancellationToken.None).ConfigureAwait(false);
-        return outcome.Failure is null ? null : Outcome(request, ProcessorOutcomeKind.Failed, outcome.Failure, output, retryable: true);
+        return outcome.Failure is null ? null : Outcome(request, ProcessorOutcomeKind.Failed, outcome.Failure, output, retryable: outcome.Retryable);
     }
 
     private async Task<ProcessorOutcome?> RunDotnetAsync(ProcessorRunRequest request, string localPath, OutputTail output, CancellationToken cancellationToken)
@@ -231,7 +231,7 @@ public sealed partial class ProcessorExecutor(
         if (catalog.IsPythonStandIn(name))
         {
             LogRanOn(name, request.JobId, "the built-in .NET stand-in (the Python module is not on CastIron:Python:Path)");
-            await jobEvents.PublishAsync(JobEvent.TaskUpdate(request.JobId, $"{name} ran as the built-in .NET stand-in"), CancellationToken.None).ConfigureAwait(false);
+            await jobEvents.PublishAsync(JobEvent.TaskUpdate(request.JobId, $"{name} runs as the built-in .NET stand-in"), CancellationToken.None).ConfigureAwait(false);
         }
 
         var arguments = NamedArguments(config).ToBuilder();

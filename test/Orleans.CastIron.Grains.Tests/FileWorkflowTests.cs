@@ -60,6 +60,7 @@ public class FileWorkflowTests(WorkflowFixture fixture)
         Assert.Equal(
             [
                 JobEvent.Created(record.JobId!, $"{record.Id}-test.csv", "example_config.toml", "castiron"),
+                JobEvent.TaskUpdate(record.JobId!, "etl.example.example_text_processor.process runs as the built-in .NET stand-in"),
                 JobEvent.CommittedUpdate(record.JobId!, 91),
                 JobEvent.StatusUpdate(record.JobId!, "success"),
             ],
@@ -449,8 +450,36 @@ public class FileWorkflowTests(WorkflowFixture fixture)
         Assert.Contains("removed", canceled.Reason, StringComparison.Ordinal);
     }
 
+    [Theory]
+    [InlineData("etl.not_there.process", "could not load the Python code: ModuleNotFoundError: No module named 'etl'")]
+    [InlineData("castiron_nowhere.process", "could not load the Python code: ModuleNotFoundError: No module named 'castiron_nowhere'")]
+    public async Task UnknownProcessorName_RunsOnPython_AndFailsTheFileWithAClearLog(string name, string reason)
+    {
+        var folder = Configs.Folder();
+        await RegisterAsync(folder, $"""
+            [castiron.etl]
+            enabled = true
+            handled_file_glob = ".csv"
+            inbox_dir = "01_inbox"
+            processing_dir = "02_processing"
+            archive_dir = "03_archive"
+            error_dir = "04_failed"
+            save_error_log = true
+
+            [castiron.etl.python]
+            worker_run_method = "{name}"
+            """);
+
+        await Host.DropAsync($"{folder}/01_inbox/x.csv", "a\n");
+        var record = await Host.WaitForStatusAsync(folder, "x.csv", FileStatus.Failed);
+
+        Assert.Equal(reason, record.Reason);
+        Assert.Equal(1, record.Attempts); // not retried: another attempt cannot import it either
+        Assert.Contains("Traceback", await File.ReadAllTextAsync(Path.Combine(Host.BucketPath, record.ErrorLogKey!)), StringComparison.Ordinal);
+    }
+
     [Fact]
-    public async Task UnknownProcessorName_FailsTheFileWithAClearLog()
+    public async Task SeedProcessFileStub_IsBuiltIn()
     {
         var folder = Configs.Folder();
         await RegisterAsync(folder, """
@@ -465,14 +494,56 @@ public class FileWorkflowTests(WorkflowFixture fixture)
 
             [castiron.etl.python]
             worker_run_method = "etl.util.process_file_stub"
+
+            [castiron.etl.python.static_kwargs]
+            example_kwarg_1 = "just a kwarg"
             """);
 
         await Host.DropAsync($"{folder}/01_inbox/x.csv", "a\n");
-        var record = await Host.WaitForStatusAsync(folder, "x.csv", FileStatus.Failed);
+        var record = await Host.WaitForStatusAsync(folder, "x.csv", FileStatus.Complete);
 
-        Assert.Contains("no .NET processor is registered as 'etl.util.process_file_stub'", record.Reason, StringComparison.Ordinal);
-        Assert.Equal(1, record.Attempts); // not retried: another attempt cannot succeed
-        Assert.Contains("etl.util.process_file_stub", await File.ReadAllTextAsync(Path.Combine(Host.BucketPath, record.ErrorLogKey!)), StringComparison.Ordinal);
+        Assert.Contains(JobEvent.TaskUpdate(record.JobId!, "etl.util.process_file_stub runs as the built-in .NET stand-in"), await EventsAsync(record));
+    }
+
+    [Fact]
+    public async Task WorkerSetupMethod_OnADotnetProcessor_IsCalledWithTheNamedArguments_OrFailsTheFileSayingSo()
+    {
+        static string Config(string workerClass) => $"""
+            [castiron.etl]
+            enabled = true
+            handled_file_glob = ".csv"
+            inbox_dir = "01_inbox"
+            processing_dir = "02_processing"
+            archive_dir = "03_archive"
+            error_dir = "04_failed"
+            save_error_log = true
+
+            [castiron.etl.python]
+            worker_class = "{workerClass}"
+            worker_run_method = "run"
+            worker_setup_method = "setup"
+            supports_metadata = true
+
+            [castiron.etl.python.static_kwargs]
+            level = 3
+            """;
+        var withSetup = Configs.Folder();
+        await RegisterAsync(withSetup, Config("tests.SetupWorker"));
+        var without = Configs.Folder();
+        await RegisterAsync(without, Config("test").Replace("worker_run_method = \"run\"", "worker_run_method = \"succeed\"", StringComparison.Ordinal));
+
+        await Host.DropAsync($"{withSetup}/01_inbox/s.csv", "a\n");
+        var done = await Host.WaitForStatusAsync(withSetup, "s.csv", FileStatus.Complete);
+        await Host.DropAsync($"{without}/01_inbox/n.csv", "a\n");
+        var refused = await Host.WaitForStatusAsync(without, "n.csv", FileStatus.Failed);
+
+        var (method, arguments) = SetupWorkerProcessor.Setups[done.Id];
+        Assert.Equal("setup", method);
+        Assert.Equal(3L, arguments["level"]);
+        // As in the seed, the run gets what the set-up did not: the metadata.
+        Assert.Equal(["file_metadata"], TestProcessors.Contexts[done.Id].Arguments.Keys);
+        Assert.Equal("worker_setup_method 'setup' is set, but the .NET processor 'test.succeed' has no set-up (it does not implement IFileProcessorSetup)", refused.Reason);
+        Assert.Equal(1, refused.Attempts);
     }
 
     [Fact]

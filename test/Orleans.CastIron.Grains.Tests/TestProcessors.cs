@@ -83,3 +83,25 @@ public sealed class NoopProcessor : IFileProcessor
         return Task.CompletedTask;
     }
 }
+
+/// <summary>A .NET class named the seed's way (<c>worker_class.worker_run_method</c>) with a set-up.</summary>
+[FileProcessor("tests.SetupWorker.run")]
+public sealed class SetupWorkerProcessor : IFileProcessor, IFileProcessorSetup
+{
+    public static readonly ConcurrentDictionary<string, (string Method, IReadOnlyDictionary<string, object?> Arguments)> Setups = new();
+
+    private (string Method, IReadOnlyDictionary<string, object?> Arguments) _setup;
+
+    public Task SetupAsync(string method, IReadOnlyDictionary<string, object?> arguments, CancellationToken cancellationToken)
+    {
+        _setup = (method, arguments);
+        return Task.CompletedTask;
+    }
+
+    public Task ProcessAsync(FileJobContext context, CancellationToken cancellationToken)
+    {
+        TestProcessors.Record(context);
+        Setups[context.FileId] = _setup;
+        return Task.CompletedTask;
+    }
+}

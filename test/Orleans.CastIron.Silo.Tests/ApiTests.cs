@@ -89,7 +89,7 @@ public class ApiTests(SiloFixture silo)
         using var events = await Http.GetAsync($"/jobs/{jobId}/events");
         var text = await events.Content.ReadAsStringAsync();
         Assert.Equal(
-            $$"""[{"type":"job_created","job_id":"{{jobId}}","filename":"{{id}}-test.csv","handler":"example_config.toml","uploader":"castiron"},{"type":"job_update","job_id":"{{jobId}}","committed":91},{"type":"job_update","job_id":"{{jobId}}","status":"success"}]""",
+            $$"""[{"type":"job_created","job_id":"{{jobId}}","filename":"{{id}}-test.csv","handler":"example_config.toml","uploader":"castiron"},{"type":"job_update","job_id":"{{jobId}}","task":"etl.example.example_text_processor.process runs as the built-in .NET stand-in"},{"type":"job_update","job_id":"{{jobId}}","committed":91},{"type":"job_update","job_id":"{{jobId}}","status":"success"}]""",
             text);
 
         var processors = await GetJsonAsync("/processors");

@@ -11,7 +11,8 @@ namespace Orleans.CastIron.Processing.Python;
 /// <summary>How a Python request ended.</summary>
 /// <param name="Failure">Null on success; else what went wrong, for the error log and the file's status.</param>
 /// <param name="Runtime">Which interpreter ran it, e.g. <c>Python 3.11.2 (worker 4242)</c>.</param>
-public sealed record PythonOutcome(string? Failure, string Runtime);
+/// <param name="Retryable">A failure another attempt may not repeat (not so for code that cannot be imported).</param>
+public sealed record PythonOutcome(string? Failure, string Runtime, bool Retryable = true);
 
 /// <summary>
 /// Runs Python processors and payload handlers on the silo's warm workers (<see cref="PythonWorkerPool"/>), with the
@@ -156,7 +157,7 @@ public sealed partial class PythonHost(PythonWorkerPool pool, IOptions<PythonOpt
                 var failure = reply.Ok ? null
                     : reply.Stage == "import" ? $"could not load the Python code: {reply.Error}"
                     : $"the Python code raised {reply.Error}";
-                return (new PythonOutcome(failure, runtime), reply.FifoOpen);
+                return (new PythonOutcome(failure, runtime, Retryable: reply.Stage != "import"), reply.FifoOpen);
             }
             catch (PythonWorkerException ex)
             {

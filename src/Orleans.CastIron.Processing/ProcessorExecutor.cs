@@ -213,6 +213,12 @@ public sealed partial class ProcessorExecutor(
             output,
             cancellationToken).ConfigureAwait(false);
         LogRanOn(code.EntryPointName, request.JobId, outcome.Runtime);
+        if (output.ToString() is { Length: > 0 } printed)
+        {
+            // Where the seed's Ray workers sent a processor's prints: the worker's log.
+            LogPythonOutput(request.JobId, printed.TrimEnd());
+        }
+
         await jobEvents.PublishAsync(JobEvent.TaskUpdate(request.JobId, $"{code.EntryPointName} ran on {outcome.Runtime}"), CancellationToken.None).ConfigureAwait(false);
         return outcome.Failure is null ? null : Outcome(request, ProcessorOutcomeKind.Failed, outcome.Failure, output, retryable: outcome.Retryable);
     }
@@ -333,6 +339,9 @@ public sealed partial class ProcessorExecutor(
 
     [LoggerMessage(4, LogLevel.Warning, "Attempt {Attempt} of job {JobId} on '{ObjectKey}' was abandoned: the silo is stopping; it runs again after the restart")]
     private partial void LogAbandoned(string objectKey, string jobId, int attempt);
+
+    [LoggerMessage(6, LogLevel.Information, "Job {JobId}: the Python processor printed:\n{Output}")]
+    private partial void LogPythonOutput(string jobId, string output);
 
     [LoggerMessage(5, LogLevel.Information, "Job {JobId}: {Processor} runs on {Runtime}")]
     private partial void LogRanOn(string processor, string jobId, string runtime);

@@ -335,6 +335,9 @@ public partial class ComposeTests
         Assert.Equal("CastIron:LocalFolder:RootPath", SeedEnvironment.Map["CASTIRON_DATA_PATH"]);
         Assert.Equal("/data", env["CASTIRON_DATA_PATH"]);
         Assert.Equal("/plugins", env["CastIron__Processing__PluginsPath"]);
+        // Python processors: the interpreter in the runtime image, their code on the /python volume.
+        Assert.Equal("/python", env["CastIron__Python__Path"]);
+        Assert.Contains(instructions.Skip(runtimeStage), i => i.Keyword == "RUN" && i.Arguments.Contains("python3", StringComparison.Ordinal));
         Assert.Contains(instructions.Skip(runtimeStage), i => i.Keyword == "RUN" && i.Arguments.Contains("chown app:app /data /plugins /python", StringComparison.Ordinal));
     }
 

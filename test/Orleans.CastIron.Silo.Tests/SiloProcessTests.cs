@@ -56,6 +56,75 @@ public class SiloProcessTests
     }
 
     [Fact]
+    public async Task SiloKilledWhileAPythonProcessorHangs_TheWorkerAndWhatItStartedGoToo()
+    {
+        var code = Path.Combine(Path.GetTempPath(), "castiron-python-" + Guid.NewGuid().ToString("N"));
+        var pids = Path.Combine(code, "pids.txt");
+        Directory.CreateDirectory(code);
+        await File.WriteAllTextAsync(Path.Combine(code, "hangs.py"), $"""
+            import os, subprocess, time
+            def process(file_path, **kwargs):
+                child = subprocess.Popen(["sleep", "3600"])
+                with open({System.Text.Json.JsonSerializer.Serialize(pids)}, "w") as out:
+                    out.write("%d %d" % (os.getpid(), child.pid))
+                time.sleep(3600)
+            """);
+        try
+        {
+            var silo = SiloProcess.Start($"--CastIron:Python:Path={code}");
+            await silo.WaitForStdoutAsync(o => o.Contains("Now listening on:", StringComparison.Ordinal), "the silo to listen");
+            var bucket = Path.Combine(silo.WorkingDirectory, "data", "etl");
+            Directory.CreateDirectory(bucket);
+            await File.WriteAllTextAsync(Path.Combine(bucket, "hang.toml"), """
+                [castiron.etl]
+                enabled = true
+                handled_file_glob = ".csv"
+                inbox_dir = "01_inbox"
+                processing_dir = "02_processing"
+                archive_dir = "03_archive"
+                error_dir = "04_failed"
+                save_error_log = true
+
+                [castiron.etl.python]
+                worker_run_method = "hangs.process"
+                """);
+            await SiloFixture.WaitUntilAsync(() => Task.FromResult(File.Exists(Path.Combine(bucket, "01_inbox", ".keep"))), () => "the stage folders");
+            File.WriteAllText(Path.Combine(bucket, "01_inbox", "x.csv"), "x");
+            await SiloFixture.WaitUntilAsync(() => Task.FromResult(File.Exists(pids) && File.ReadAllText(pids).Contains(' ', StringComparison.Ordinal)), () => $"the processor to start\n{silo.Stdout}");
+            var running = File.ReadAllText(pids).Split(' ').Select(int.Parse).ToList();
+
+            // SIGKILL to the silo alone, as the kernel's OOM killer or `kill -9` would (not to its process tree).
+            using (var kill = System.Diagnostics.Process.Start("kill", ["-KILL", silo.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)]))
+            {
+                await kill.WaitForExitAsync();
+            }
+
+            await silo.WaitForExitAsync(TimeSpan.FromSeconds(30));
+            await silo.DisposeAsync();
+
+            // The worker notices within about a second and takes its process group (the processor's child) with it.
+            await SiloFixture.WaitUntilAsync(() => Task.FromResult(running.All(pid => !Alive(pid))), () => $"processes {string.Join(", ", running.Where(Alive))} still running after their silo was killed");
+        }
+        finally
+        {
+            Directory.Delete(code, recursive: true);
+        }
+    }
+
+    private static bool Alive(int pid)
+    {
+        try
+        {
+            // Gone, or a zombie nobody has reaped yet.
+            return File.ReadAllText($"/proc/{pid}/stat").Split(") ")[1][0] != 'Z';
+        }
+        catch (IOException)
+        {
+            return false;
+        }
+    }
+
+    [Fact]
     public async Task ABadSetting_StopsTheSilo_WithOneLineNamingIt_AndANonZeroExitCode()
     {
         await using var silo = SiloProcess.Start("--CastIron:Processing:MaxConcurrency=0");

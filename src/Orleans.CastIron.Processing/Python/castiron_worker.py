@@ -20,13 +20,31 @@ import os
 import platform
 import signal
 import sys
+import threading
+import time
 import traceback
 
 PROTOCOL = 1
 MAX_ERROR = 4096
 
 
+def follow_silo():
+    """A silo killed outright cannot stop its workers: each one stops itself, and what it started, when its silo is gone.
+
+    Its own process group, so a hung processor does not outlive the silo that ran it (the parent changes when the silo
+    dies: the worker is handed to init or a subreaper)."""
+    silo = os.getppid()
+
+    def watch():
+        while os.getppid() == silo:
+            time.sleep(1)
+        os.killpg(0, signal.SIGKILL) if os.getpgid(0) == os.getpid() else os._exit(70)
+
+    threading.Thread(target=watch, name="castiron-follow-silo", daemon=True).start()
+
+
 def main():
+    follow_silo()
     requests = os.fdopen(os.dup(0), "rb", buffering=0)
     replies = os.fdopen(os.dup(1), "w", encoding="utf-8", buffering=1)
     rest = os.dup(2)

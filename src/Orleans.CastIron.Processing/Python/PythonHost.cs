@@ -133,7 +133,20 @@ public sealed partial class PythonHost(PythonWorkerPool pool, IOptions<PythonOpt
         }
     }
 
-    private Task<PythonOutcome> RequestAsync(string poolKey, JsonObject request, string folder, OutputTail output, CancellationToken cancellationToken)
+    private async Task<PythonOutcome> RequestAsync(string poolKey, JsonObject request, string folder, OutputTail output, CancellationToken cancellationToken)
+    {
+        try
+        {
+            return await RunOnWorkerAsync(poolKey, request, folder, output, cancellationToken).ConfigureAwait(false);
+        }
+        catch (PythonWorkerException ex)
+        {
+            // No worker could be started (no interpreter, a broken one, a start timeout).
+            return new PythonOutcome(ex.Message, "Python (no worker started)");
+        }
+    }
+
+    private Task<PythonOutcome> RunOnWorkerAsync(string poolKey, JsonObject request, string folder, OutputTail output, CancellationToken cancellationToken)
     {
         var limit = (long)options.Value.MemoryLimitMiB << 20;
         return pool.RunAsync<PythonOutcome>(poolKey, async worker =>

@@ -46,6 +46,7 @@ internal sealed partial class PythonWorker : IAsyncDisposable
     private int _end;
     private long _exceededBytes;
     private Task? _stderr;
+    private readonly Queue<string> _recent = new();
 
     private PythonWorker(string key, Process process, ILogger logger)
     {
@@ -132,9 +133,15 @@ internal sealed partial class PythonWorker : IAsyncDisposable
                 throw new PythonWorkerException($"the Python worker did not start within {options.StartTimeout.TotalSeconds:0.#} s (CastIron:Python:StartTimeout)");
             }
 
-            if (hello?["type"]?.GetValue<string>() != "hello" || hello["protocol"]?.GetValue<int>() is not Protocol)
+            if (hello is null)
             {
-                throw new PythonWorkerException($"the Python worker answered {hello?.ToJsonString() ?? "nothing"} instead of a protocol {Protocol} hello");
+                var exit = await worker.ExitDescriptionAsync().ConfigureAwait(false);
+                throw new PythonWorkerException($"the Python interpreter '{options.Executable}' (CastIron:Python:Executable) {exit} at start{worker.RecentStderr()}");
+            }
+
+            if (hello["type"]?.GetValue<string>() != "hello" || hello["protocol"]?.GetValue<int>() is not Protocol)
+            {
+                throw new PythonWorkerException($"the Python worker answered {Truncate(hello.ToJsonString())} instead of a protocol {Protocol} hello");
             }
 
             worker.PythonVersion = hello["python"]?.GetValue<string>() ?? "";
@@ -349,6 +356,14 @@ internal sealed partial class PythonWorker : IAsyncDisposable
                 foreach (var line in new string(buffer, 0, read).Split('\n', StringSplitOptions.RemoveEmptyEntries))
                 {
                     LogOutput(_logger, Pid, line.TrimEnd('\r'));
+                    lock (_recent)
+                    {
+                        _recent.Enqueue(line.TrimEnd('\r'));
+                        if (_recent.Count > 5)
+                        {
+                            _recent.Dequeue();
+                        }
+                    }
                 }
             }
         }
@@ -374,6 +389,17 @@ internal sealed partial class PythonWorker : IAsyncDisposable
 
         var code = _process.ExitCode;
         return code > 128 ? $"was killed by signal {code - 128}" : $"exited with code {code}";
+    }
+
+    /// <summary>The last lines the worker wrote to stderr, for a start failure's message.</summary>
+    private string RecentStderr()
+    {
+        // Give the pump a moment: the lines of a process that just exited may still be in the pipe.
+        _stderr?.Wait(TimeSpan.FromSeconds(1));
+        lock (_recent)
+        {
+            return _recent.Count == 0 ? "" : ": " + string.Join(" | ", _recent.Select(Truncate));
+        }
     }
 
     private static string Truncate(string text) => text.Length > 200 ? text[..200] + "…" : text;

@@ -85,7 +85,17 @@ public sealed class PayloadDispatcher(ProcessorCatalog<ITextPayloadProcessor> ha
         // data as the seed's json.loads gave it: a string stays a string, any other value arrives as that value.
         arguments["data"] = message.DataIsString ? JsonValue.Create(message.DataText) : JsonNode.Parse(message.DataUtf8.Span);
         var output = new OutputTail(8 * 1024);
-        var outcome = await python.CallHandlerAsync(message.WorkerRunMethod, arguments, processing.Value.WorkRoot, output, cancellationToken).ConfigureAwait(false);
+        PythonOutcome outcome;
+        try
+        {
+            outcome = await python.CallHandlerAsync(message.WorkerRunMethod, arguments, processing.Value.WorkRoot, output, cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (!cancellationToken.IsCancellationRequested && ex is not OperationCanceledException)
+        {
+            // Its scratch folder could not be made, say: the message's failure, reported like a handler's.
+            return $"handler '{message.WorkerRunMethod}' failed: {ex.GetType().Name}: {ex.Message}";
+        }
+
         var printed = output.ToString().TrimEnd();
         if (printed.Length > 0)
         {

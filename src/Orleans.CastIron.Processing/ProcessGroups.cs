@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Runtime.InteropServices;
 
 namespace Orleans.CastIron.Processing;
@@ -23,6 +24,25 @@ internal static partial class ProcessGroups
     /// <summary>SIGKILL to every process of the group; 0, or the errno when that failed for another reason than an empty group.</summary>
     public static int KillAll(int group) =>
         Kill(-group, SigKill) == 0 || Marshal.GetLastPInvokeError() == Esrch ? 0 : Marshal.GetLastPInvokeError();
+
+    /// <summary>
+    /// Kills <paramref name="process"/> (started through <see cref="Setsid"/> when there is one) with its whole group,
+    /// and its process tree, which also catches descendants that left the group. Returns 0, or the errno of the group kill.
+    /// </summary>
+    public static int KillGroupAndTree(Process process)
+    {
+        var errno = Setsid is null ? 0 : KillAll(process.Id);
+        try
+        {
+            process.Kill(entireProcessTree: true);
+        }
+        catch (InvalidOperationException)
+        {
+            // Already exited.
+        }
+
+        return errno;
+    }
 
     [LibraryImport("libc", EntryPoint = "kill", SetLastError = true)]
     private static partial int Kill(int pid, int signal);

@@ -456,19 +456,7 @@ public class FileWorkflowTests(WorkflowFixture fixture)
     public async Task UnknownProcessorName_RunsOnPython_AndFailsTheFileWithAClearLog(string name, string reason)
     {
         var folder = Configs.Folder();
-        await RegisterAsync(folder, $"""
-            [castiron.etl]
-            enabled = true
-            handled_file_glob = ".csv"
-            inbox_dir = "01_inbox"
-            processing_dir = "02_processing"
-            archive_dir = "03_archive"
-            error_dir = "04_failed"
-            save_error_log = true
-
-            [castiron.etl.python]
-            worker_run_method = "{name}"
-            """);
+        await RegisterAsync(folder, Configs.Python($"worker_run_method = \"{name}\""));
 
         await Host.DropAsync($"{folder}/01_inbox/x.csv", "a\n");
         var record = await Host.WaitForStatusAsync(folder, "x.csv", FileStatus.Failed);
@@ -482,22 +470,7 @@ public class FileWorkflowTests(WorkflowFixture fixture)
     public async Task SeedProcessFileStub_IsBuiltIn()
     {
         var folder = Configs.Folder();
-        await RegisterAsync(folder, """
-            [castiron.etl]
-            enabled = true
-            handled_file_glob = ".csv"
-            inbox_dir = "01_inbox"
-            processing_dir = "02_processing"
-            archive_dir = "03_archive"
-            error_dir = "04_failed"
-            save_error_log = true
-
-            [castiron.etl.python]
-            worker_run_method = "etl.util.process_file_stub"
-
-            [castiron.etl.python.static_kwargs]
-            example_kwarg_1 = "just a kwarg"
-            """);
+        await RegisterAsync(folder, Configs.Python("worker_run_method = \"etl.util.process_file_stub\"", kwargs: "example_kwarg_1 = \"just a kwarg\""));
 
         await Host.DropAsync($"{folder}/01_inbox/x.csv", "a\n");
         var record = await Host.WaitForStatusAsync(folder, "x.csv", FileStatus.Complete);
@@ -508,29 +481,13 @@ public class FileWorkflowTests(WorkflowFixture fixture)
     [Fact]
     public async Task WorkerSetupMethod_OnADotnetProcessor_IsCalledWithTheNamedArguments_OrFailsTheFileSayingSo()
     {
-        static string Config(string workerClass) => $"""
-            [castiron.etl]
-            enabled = true
-            handled_file_glob = ".csv"
-            inbox_dir = "01_inbox"
-            processing_dir = "02_processing"
-            archive_dir = "03_archive"
-            error_dir = "04_failed"
-            save_error_log = true
-
-            [castiron.etl.python]
-            worker_class = "{workerClass}"
-            worker_run_method = "run"
-            worker_setup_method = "setup"
-            supports_metadata = true
-
-            [castiron.etl.python.static_kwargs]
-            level = 3
-            """;
+        static string Config(string workerClass, string method = "run") => Configs.Python(
+            $"worker_class = \"{workerClass}\"\nworker_run_method = \"{method}\"\nworker_setup_method = \"setup\"\nsupports_metadata = true",
+            kwargs: "level = 3");
         var withSetup = Configs.Folder();
         await RegisterAsync(withSetup, Config("tests.SetupWorker"));
         var without = Configs.Folder();
-        await RegisterAsync(without, Config("test").Replace("worker_run_method = \"run\"", "worker_run_method = \"succeed\"", StringComparison.Ordinal));
+        await RegisterAsync(without, Config("test", "succeed"));
 
         await Host.DropAsync($"{withSetup}/01_inbox/s.csv", "a\n");
         var done = await Host.WaitForStatusAsync(withSetup, "s.csv", FileStatus.Complete);

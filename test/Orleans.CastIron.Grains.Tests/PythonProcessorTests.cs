@@ -18,23 +18,7 @@ public sealed class PythonProcessorTests(PythonFixture fixture)
 
     private string Report { get; } = Path.Combine(Path.GetTempPath(), "castiron-python-reports", Guid.NewGuid().ToString("N") + ".jsonl");
 
-    private static string Config(string python, string extraEtl = "", string kwargs = "") => $"""
-        [castiron.etl]
-        enabled = true
-        handled_file_glob = ".csv"
-        inbox_dir = "01_inbox"
-        processing_dir = "02_processing"
-        archive_dir = "03_archive"
-        error_dir = "04_failed"
-        save_error_log = true
-        {extraEtl}
-
-        [castiron.etl.python]
-        {python}
-
-        [castiron.etl.python.static_kwargs]
-        {kwargs}
-        """;
+    private static string Config(string python, string extraEtl = "", string kwargs = "") => Configs.Python(python, extraEtl, kwargs);
 
     private async Task<string> RegisterAsync(string config)
     {

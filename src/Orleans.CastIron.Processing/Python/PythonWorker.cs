@@ -235,19 +235,7 @@ internal sealed partial class PythonWorker : IAsyncDisposable
     public void Kill()
     {
         IsBroken = true;
-        if (ProcessGroups.Setsid is not null)
-        {
-            ProcessGroups.KillAll(Pid);
-        }
-
-        try
-        {
-            _process.Kill(entireProcessTree: true);
-        }
-        catch (InvalidOperationException)
-        {
-            // Already gone.
-        }
+        ProcessGroups.KillGroupAndTree(_process);
     }
 
     /// <summary>Asks a healthy worker to exit, kills it otherwise.</summary>

@@ -59,8 +59,11 @@ public sealed partial class ShellRunner(ILogger<ShellRunner> logger)
             catch (OperationCanceledException)
             {
                 // User cancel or timeout: stop the script and everything it started.
-                KillGroup(process);
-                TryKillTree(process);
+                if (ProcessGroups.KillGroupAndTree(process) is var errno and not 0)
+                {
+                    LogKillFailed(process.Id, errno);
+                }
+
                 await process.WaitForExitAsync(CancellationToken.None).ConfigureAwait(false);
                 throw;
             }
@@ -147,19 +150,6 @@ public sealed partial class ShellRunner(ILogger<ShellRunner> logger)
         if (Setsid is not null && ProcessGroups.KillAll(process.Id) is var errno and not 0)
         {
             LogKillFailed(process.Id, errno);
-        }
-    }
-
-    private static void TryKillTree(Process process)
-    {
-        try
-        {
-            // Also catches descendants that left the group but are still in the script's process tree.
-            process.Kill(entireProcessTree: true);
-        }
-        catch (InvalidOperationException)
-        {
-            // Already exited.
         }
     }
 

@@ -205,6 +205,20 @@ public sealed class PythonProcessorTests(PythonFixture fixture)
     }
 
     [Fact]
+    public async Task TwentyMebibytesOfOutput_KeepTheErrorLogBounded_WithTheTracebackAtItsEnd()
+    {
+        var folder = await RegisterAsync(Config("worker_run_method = \"castiron_tests.processors.behave\"", "max_attempts = 1", $"report = '{Report}'"));
+
+        await Host.DropAsync($"{folder}/01_inbox/flood.csv", "flood");
+        var record = await Host.WaitForStatusAsync(folder, "flood.csv", FileStatus.Failed);
+
+        Assert.Equal("the Python code raised RuntimeError: after 20 MiB of output", record.Reason);
+        var log = await ErrorLogAsync(record);
+        Assert.True(log.Length < 256 * 1024, $"an error log of {log.Length} characters");
+        Assert.Contains("RuntimeError: after 20 MiB of output", log, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task SysExitAndImportErrors_FailOnlyTheirFile()
     {
         var folder = await RegisterAsync(Config("worker_run_method = \"castiron_tests.processors.behave\"", "max_attempts = 1", $"report = '{Report}'"));

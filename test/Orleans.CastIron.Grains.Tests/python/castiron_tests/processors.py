@@ -59,6 +59,11 @@ def behave(file_path, report, **kwargs):
         for i in range(0, len(hog), 4096):
             hog[i] = 1
         time.sleep(30)
+    if what == "flood":
+        line = "x" * 1023 + "\n"
+        for _ in range(20 * 1024):
+            sys.stdout.write(line)
+        raise RuntimeError("after 20 MiB of output")
     if what == "exit":
         sys.exit(4)
     if what == "child":

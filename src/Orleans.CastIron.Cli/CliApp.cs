@@ -160,7 +160,7 @@ public static class CliApp
         var data = new Option<string>("--data", "-d") { Description = "data: JSON, or any other text as a string", Required = true };
         var arguments = new Option<string[]>("--arg", "-a") { Description = "Another field, name=value (JSON, or text as a string); repeatable", AllowMultipleArgumentsPerToken = false };
         var video = new Option<bool>("--video") { Description = "Send on the video payload topic" };
-        var wait = new Option<bool>("--wait") { Description = "Run the handler now and report how it went (without a broker it always does)" };
+        var wait = new Option<bool>("--wait") { Description = "Wait for the handler's outcome and report it, through Kafka as well (without a broker it always does)" };
         var send = new Command("send", "Send a payload message to a handler; exit 1 if it was not handled") { method, data, arguments, video, wait, Json };
         send.SetAction((parse, ct) => Connection.RunAsync(parse.GetValue(Gateway), output, async client =>
         {
@@ -179,7 +179,8 @@ public static class CliApp
 
             var result = await client.SendPayloadAsync(parse.GetValue(method)!, parse.GetValue(data)!, named, parse.GetValue(video) ? Grains.PayloadKind.Video : Grains.PayloadKind.Text, parse.GetValue(wait), ct);
             output.Payload(result, parse.GetValue(Json));
-            return result.SentTo is not null || result.Handled ? Ok : FileFailed;
+            // Sent and not awaited is done; otherwise the handler's outcome decides.
+            return result.Handled || (result.SentTo is not null && result.RequestId is null) ? Ok : FileFailed;
         }));
         return new Command("payload", "Streaming payloads") { Subcommands = { send } };
     }

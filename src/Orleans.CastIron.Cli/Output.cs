@@ -220,17 +220,21 @@ internal sealed class Output
         {
             WriteJson(result, oneLine: true);
         }
-        else if (result.SentTo is { } sentTo)
-        {
-            Out.WriteLine($"sent to {sentTo}");
-        }
-        else if (result.Handled)
-        {
-            Out.WriteLine("handled");
-        }
         else
         {
-            Error($"not handled: {result.Problem}");
+            if (result.SentTo is { } sentTo)
+            {
+                Out.WriteLine($"sent to {sentTo}");
+            }
+
+            if (result.Handled)
+            {
+                Out.WriteLine(result.HandledAt is { } at ? $"handled ({at})" : "handled");
+            }
+            else if (result.Problem is { } problem)
+            {
+                Error($"not handled: {problem}");
+            }
         }
     }
 

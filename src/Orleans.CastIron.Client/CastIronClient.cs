@@ -9,6 +9,7 @@ namespace Orleans.CastIron.Client;
 internal sealed class CastIronClient(IClusterClient cluster, IOptions<CastIronClientOptions> options) : ICastIronClient
 {
     private static readonly TimeSpan WatchPoll = TimeSpan.FromMilliseconds(250);
+    private static readonly TimeSpan OutcomePoll = TimeSpan.FromSeconds(20);
 
     private ICastIronApiGrain Api => cluster.GetGrain<ICastIronApiGrain>(0);
 
@@ -101,7 +102,7 @@ internal sealed class CastIronClient(IClusterClient cluster, IOptions<CastIronCl
         }
     }
 
-    public Task<PayloadSendResult> SendPayloadAsync(string method, string data, IReadOnlyDictionary<string, string>? arguments = null, PayloadKind kind = PayloadKind.Text, bool waitForOutcome = false, CancellationToken cancellationToken = default)
+    public async Task<PayloadSendResult> SendPayloadAsync(string method, string data, IReadOnlyDictionary<string, string>? arguments = null, PayloadKind kind = PayloadKind.Text, bool waitForOutcome = false, CancellationToken cancellationToken = default)
     {
         ArgumentException.ThrowIfNullOrEmpty(method);
         ArgumentNullException.ThrowIfNull(data);
@@ -124,7 +125,38 @@ internal sealed class CastIronClient(IClusterClient cluster, IOptions<CastIronCl
             json.WriteEndObject();
         }
 
-        return Api.SendPayloadAsync(kind, buffer.WrittenSpan.ToArray(), waitForOutcome).WaitAsync(cancellationToken);
+        var sent = await Api.SendPayloadAsync(kind, buffer.WrittenSpan.ToArray(), waitForOutcome).WaitAsync(cancellationToken).ConfigureAwait(false);
+        return sent.RequestId is { } requestId ? await AwaitOutcomeAsync(sent, requestId, cancellationToken).ConfigureAwait(false) : sent;
+    }
+
+    /// <summary>Long polls the outcome its consumer reports, until <see cref="CastIronClientOptions.PayloadOutcomeTimeout"/>.</summary>
+    private async Task<PayloadSendResult> AwaitOutcomeAsync(PayloadSendResult sent, string requestId, CancellationToken cancellationToken)
+    {
+        var outcomes = cluster.GetGrain<IPayloadOutcomeGrain>(requestId);
+        var timeout = options.Value.PayloadOutcomeTimeout;
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        while (clock.Elapsed < timeout)
+        {
+            var left = timeout - clock.Elapsed;
+            PayloadOutcome? outcome;
+            try
+            {
+                outcome = await outcomes.WaitAsync(left < OutcomePoll ? left : OutcomePoll).WaitAsync(cancellationToken).ConfigureAwait(false);
+            }
+            catch (Exception ex) when (ex is TimeoutException or Runtime.SiloUnavailableException && !cancellationToken.IsCancellationRequested)
+            {
+                // The outcome's silo went away: ask again (its report, if it was lost with the silo, never comes).
+                await Task.Delay(WatchPoll, cancellationToken).ConfigureAwait(false);
+                continue;
+            }
+
+            if (outcome is not null)
+            {
+                return sent with { Handled = outcome.Handled, Problem = outcome.Problem, HandledAt = outcome.HandledAt };
+            }
+        }
+
+        return sent with { Problem = $"no outcome within {timeout}: the message is in Kafka at {sent.SentTo} and is handled when its partition's consumer reaches it (a backlog, or intake paused?)" };
     }
 
     /// <summary>JSON text as itself (an object, number, true ...), anything else as a string.</summary>

@@ -30,6 +30,12 @@ public sealed class CastIronClientOptions
     /// <summary>Size of the chunks a submitted file is sent in.</summary>
     public int ChunkBytes { get; set; } = 1024 * 1024;
 
+    /// <summary>
+    /// How long a payload message sent through Kafka with its outcome awaited is waited for (it may wait behind a
+    /// backlog, or a paused intake) before the result says no outcome came.
+    /// </summary>
+    public TimeSpan PayloadOutcomeTimeout { get; set; } = TimeSpan.FromMinutes(2);
+
     /// <summary>True when the cluster is found in Redis.</summary>
     public bool UsesRedis => !string.IsNullOrWhiteSpace(Redis) && !string.Equals(Redis, "UNSET", StringComparison.Ordinal);
 
@@ -56,6 +62,11 @@ public sealed class CastIronClientOptions
         if (ConnectTimeout <= TimeSpan.Zero)
         {
             yield return "CastIron:Client:ConnectTimeout must be positive";
+        }
+
+        if (PayloadOutcomeTimeout <= TimeSpan.Zero)
+        {
+            yield return "CastIron:Client:PayloadOutcomeTimeout must be positive";
         }
 
         if (ChunkBytes is < 4096 or > 1024 * 1024)

@@ -50,8 +50,11 @@ public interface ICastIronClient
     /// <summary>
     /// Sends a payload message to the handler named <paramref name="method"/> with <paramref name="data"/> (JSON
     /// text, or any other text as a string) and <paramref name="arguments"/> as the message's other fields (each JSON
-    /// text or a string). With a broker the message is produced to its topic, unless <paramref name="waitForOutcome"/>
-    /// asks the cluster to run the handler now and say how it went.
+    /// text or a string). With a broker the message is produced to its topic, where its handler takes it; with
+    /// <paramref name="waitForOutcome"/> the result also says how the handler ended (handled, or dead-lettered and why),
+    /// as the consumer that took the record reports it, or that no outcome came within
+    /// <see cref="CastIronClientOptions.PayloadOutcomeTimeout"/>. Without a broker a silo runs the handler now (within
+    /// 20 s) and the result says how it went.
     /// </summary>
     Task<PayloadSendResult> SendPayloadAsync(string method, string data, IReadOnlyDictionary<string, string>? arguments = null, PayloadKind kind = PayloadKind.Text, bool waitForOutcome = false, CancellationToken cancellationToken = default);
 

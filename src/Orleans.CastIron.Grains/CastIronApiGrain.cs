@@ -47,12 +47,14 @@ public sealed partial class CastIronApiGrain(
 
     public Task<ClusterStatus> GetClusterStatusAsync() => clusterStatus.ReadAsync();
 
-    public async Task<PayloadSendResult> SendPayloadAsync(PayloadKind kind, byte[] message, bool handleHere)
+    public async Task<PayloadSendResult> SendPayloadAsync(PayloadKind kind, byte[] message, bool awaitOutcome)
     {
         ArgumentNullException.ThrowIfNull(message);
-        if (!handleHere && publishers.FirstOrDefault() is { } kafka)
+        if (publishers.FirstOrDefault() is { } kafka)
         {
-            return new PayloadSendResult { SentTo = await kafka.PublishAsync(kind, message, CancellationToken.None) };
+            // The sender waits on the outcome grain itself: the record may wait behind others, or a paused intake.
+            var requestId = awaitOutcome ? Guid.NewGuid().ToString("N") : null;
+            return new PayloadSendResult { SentTo = await kafka.PublishAsync(kind, message, requestId, CancellationToken.None), RequestId = requestId };
         }
 
         // Run here within a deadline under Orleans' response timeout, as the Kafka consumers do.
@@ -61,7 +63,7 @@ public sealed partial class CastIronApiGrain(
         {
             // WaitAsync too: a handler that ignores its token is left running rather than holding the call.
             var problem = await payloads.DispatchAsync(message, $"client ({kind})", logger, null, deadline.Token).WaitAsync(PayloadDeadline);
-            return new PayloadSendResult { Handled = problem is null, Problem = problem };
+            return new PayloadSendResult { Handled = problem is null, Problem = problem, HandledAt = $"silo {RuntimeIdentity}" };
         }
         catch (Exception ex) when (ex is TimeoutException || (ex is OperationCanceledException && deadline.IsCancellationRequested))
         {

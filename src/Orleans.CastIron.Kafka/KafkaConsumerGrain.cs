@@ -95,8 +95,15 @@ public abstract partial class KafkaConsumerGrain : Grain, IAsyncObserver<KafkaRe
         {
             Finish(item);
             Count(item, "handled");
+            await OnFinishedAsync(item, null);
         }
     }
+
+    /// <summary>
+    /// Called once a record is finished: handled (<paramref name="deadLetterReason"/> null) or dead-lettered. Not
+    /// called for a redelivery of a finished record. Must not throw: the record is finished either way.
+    /// </summary>
+    protected virtual Task OnFinishedAsync(KafkaRecord record, string? deadLetterReason) => Task.CompletedTask;
 
     private static void Count(KafkaRecord record, string outcome) =>
         CastIronTelemetry.Payloads.Add(1, new KeyValuePair<string, object?>(CastIronTelemetry.TopicTag, record.Topic), new KeyValuePair<string, object?>(CastIronTelemetry.PayloadOutcomeTag, outcome));
@@ -166,6 +173,7 @@ public abstract partial class KafkaConsumerGrain : Grain, IAsyncObserver<KafkaRe
 
         Finish(record);
         Count(record, reason.StartsWith(TimeoutPrefix, StringComparison.Ordinal) ? "timeout" : "dead_lettered");
+        await OnFinishedAsync(record, reason);
     }
 
     private void Finish(KafkaRecord record)

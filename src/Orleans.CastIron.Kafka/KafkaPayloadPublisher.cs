@@ -22,10 +22,16 @@ internal sealed class KafkaPayloadPublisher : IPayloadPublisher, IDisposable
         }).Build();
     }
 
-    public async Task<string> PublishAsync(PayloadKind kind, byte[] message, CancellationToken cancellationToken)
+    public async Task<string> PublishAsync(PayloadKind kind, byte[] message, string? requestId, CancellationToken cancellationToken)
     {
         var topic = kind == PayloadKind.Video ? _options.VideoPayloadTopic : _options.TextPayloadTopic;
-        var produced = await _producer.ProduceAsync(topic, new Message<Null, byte[]> { Value = message }, cancellationToken).ConfigureAwait(false);
+        var record = new Message<Null, byte[]> { Value = message };
+        if (requestId is not null)
+        {
+            record.Headers = new Headers { { PayloadOutcomes.RequestIdHeader, System.Text.Encoding.UTF8.GetBytes(requestId) } };
+        }
+
+        var produced = await _producer.ProduceAsync(topic, record, cancellationToken).ConfigureAwait(false);
         return $"{produced.Topic}/{produced.Partition.Value}@{produced.Offset.Value}";
     }
 

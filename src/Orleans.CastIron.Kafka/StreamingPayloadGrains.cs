@@ -1,5 +1,6 @@
 using Microsoft.Extensions.Logging;
 using Orleans.CastIron.Events;
+using Orleans.CastIron.Grains;
 using Orleans.CastIron.Grains.Services;
 using Orleans.CastIron.Processing;
 using Orleans.CastIron.Processing.Dotnet;
@@ -40,8 +41,32 @@ public abstract partial class StreamingPayloadGrainBase(
         return problem is null ? KafkaRecordOutcome.Handled : KafkaRecordOutcome.DeadLetter(problem);
     }
 
+    /// <summary>Reports how it went to a sender awaiting the outcome (a record carrying a request id).</summary>
+    protected override async Task OnFinishedAsync(KafkaRecord record, string? deadLetterReason)
+    {
+        ArgumentNullException.ThrowIfNull(record);
+        if (record.Headers?.GetValueOrDefault(PayloadOutcomes.RequestIdHeader) is not { Length: > 0 } requestId)
+        {
+            return;
+        }
+
+        try
+        {
+            var outcome = new PayloadOutcome { Handled = deadLetterReason is null, Problem = deadLetterReason, HandledAt = $"{record} on silo {RuntimeIdentity}" };
+            await GrainFactory.GetGrain<IPayloadOutcomeGrain>(requestId).ReportAsync(outcome);
+        }
+        catch (Exception ex)
+        {
+            // The record is finished either way; the sender is told no outcome came.
+            LogOutcomeNotReported(ex, requestId, record.ToString());
+        }
+    }
+
     [LoggerMessage(1, LogLevel.Debug, "invoking {WorkerRunMethod} for {Record} with arguments [{Arguments}]")]
     private partial void LogInvoking(string workerRunMethod, string record, string arguments);
+
+    [LoggerMessage(2, LogLevel.Warning, "The outcome of request {RequestId} ({Record}) could not be reported to its sender")]
+    private partial void LogOutcomeNotReported(Exception exception, string requestId, string record);
 }
 
 /// <summary>Consumes <c>castiron_text_payload</c>.</summary>

@@ -1,3 +1,5 @@
+using System.Collections.Immutable;
+
 namespace Orleans.CastIron.Streaming.Kafka;
 
 /// <summary>A Kafka record as delivered to stream consumers: raw bytes, decoded by whoever consumes them.</summary>
@@ -16,6 +18,9 @@ public sealed record KafkaRecord
     [Id(4)] public byte[] Value { get; init; } = [];
 
     [Id(5)] public DateTimeOffset Timestamp { get; init; }
+
+    /// <summary>The record's headers with their values as UTF-8 text (the last of a repeated name), or null when it has none.</summary>
+    [Id(6)] public ImmutableDictionary<string, string>? Headers { get; init; }
 
     /// <summary><c>topic/partition@offset</c>, for logs and dead letters.</summary>
     public override string ToString() => $"{Topic}/{Partition}@{Offset}";

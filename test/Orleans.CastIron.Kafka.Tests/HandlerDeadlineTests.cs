@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using System.Text;
 using System.Text.Json;
+using System.Text.RegularExpressions;
 using Confluent.Kafka;
 using Microsoft.Extensions.DependencyInjection;
 using Orleans.CastIron.Streaming.Kafka;
@@ -75,15 +76,44 @@ public class HandlerDeadlineTests(HandlerDeadlineFixture silo) : IClassFixture<H
         }
     }
 
-    /// <summary>Sends a payload for <paramref name="handler"/>, keyed and marked (<c>arg1</c>) by <paramref name="marker"/>.</summary>
-    private async Task SendAsync(string handler, string marker, string data = "x")
+    /// <summary>
+    /// Sends a payload for <paramref name="handler"/>, keyed and marked (<c>arg1</c>) by <paramref name="marker"/>,
+    /// carrying <paramref name="requestId"/> as a sender awaiting its outcome does.
+    /// </summary>
+    private async Task SendAsync(string handler, string marker, string data = "x", string? requestId = null)
     {
         using var producer = silo.Kafka.CreateProducer();
         await producer.ProduceAsync(silo.TextTopic, new Message<string?, string>
         {
             Key = marker,
             Value = JsonSerializer.Serialize(new { worker_run_method = handler, data, arg1 = marker }),
+            Headers = requestId is null ? null : new Headers { { Grains.PayloadOutcomes.RequestIdHeader, Encoding.UTF8.GetBytes(requestId) } },
         });
+    }
+
+    private Task<Grains.PayloadOutcome?> OutcomeAsync(string requestId) =>
+        silo.Cluster.Client.GetGrain<Grains.IPayloadOutcomeGrain>(requestId).WaitAsync(TimeSpan.FromSeconds(25));
+
+    [Fact]
+    public async Task AnAwaitedPayload_ReportsItsDeadline_AndADeadLetterSentOnlyWhenTheRecordCameAgain_OnceItIsSent()
+    {
+        var timedOut = Guid.NewGuid().ToString("N");
+        var owed = Guid.NewGuid().ToString("N");
+
+        await SendAsync("test.payload.stubborn", timedOut, requestId: "req-" + timedOut);
+        await SendAsync("test.payload.count-fail", owed, FlakyDeadLetterSink.FailOnce, requestId: "req-" + owed);
+        var late = await OutcomeAsync("req-" + timedOut);
+        var failed = await OutcomeAsync("req-" + owed);
+
+        Assert.NotNull(late);
+        Assert.False(late.Handled);
+        Assert.Equal($"timeout: handler 'test.payload.stubborn' did not finish within {HandlerDeadlineFixture.HandlerTimeout}", late.Problem);
+        Assert.Matches($"^{Regex.Escape(silo.TextTopic)}/\\d+@\\d+ on silo S", late.HandledAt);
+        // Reported once the dead letter was sent (the second attempt), not when its first attempt failed.
+        Assert.NotNull(failed);
+        Assert.StartsWith("handler 'test.payload.count-fail' failed: InvalidOperationException", failed.Problem, StringComparison.Ordinal);
+        Assert.Equal(2, FlakyDeadLetterSink.Attempts[owed]);
+        Assert.Equal(1, CountingFailingHandler.Runs[owed]);
     }
 
     /// <summary>The dead letters of <paramref name="marker"/>'s record, once none came for 3 s.</summary>

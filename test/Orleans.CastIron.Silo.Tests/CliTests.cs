@@ -130,7 +130,7 @@ public sealed class CliTests(CliTests.Silo silo) : IClassFixture<CliTests.Silo>
         var (code, output, _) = await RunAsync("payload", "send", "--method", "test.payload.record", "--data", "{\"x\":1}", "--arg", "n=7", "--arg", $"out={recorded}");
 
         Assert.Equal(CliApp.Ok, code);
-        Assert.Equal("handled", output.Trim());
+        Assert.StartsWith("handled (silo S", output.Trim(), StringComparison.Ordinal);
         Assert.Equal("7", File.ReadAllText($"{recorded}.{silo.Process.Id}").Trim());
 
         var (refused, _, error) = await RunAsync("payload", "send", "--method", "no.such.handler", "--data", "x");

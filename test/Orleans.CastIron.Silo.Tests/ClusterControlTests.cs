@@ -1,4 +1,5 @@
 using System.Net.Http.Json;
+using System.Text.RegularExpressions;
 using Confluent.Kafka;
 using Orleans.CastIron.Redis.Tests;
 using Orleans.CastIron.Streaming.Kafka.Tests;
@@ -50,8 +51,15 @@ public sealed class ClusterControlTests(ITestOutputHelper output) : IDisposable
         await WaitUntilAsync(() => Silos(first).Result == 2, "both silos in the cluster", first);
         await WaitUntilAsync(() => Status(second).Result is { } s && s.GetProperty("intake").GetString() == "paused" && s.GetProperty("kafka").GetProperty("paused").GetBoolean(), "the joining silo paused, Kafka included", second);
         await File.WriteAllTextAsync(Path.Combine(Config, "01_inbox", "held.dat"), "x\n");
-        await Task.Delay(TimeSpan.FromSeconds(3));
+        // A payload whose outcome is awaited while consumption is paused: it waits in Kafka, the sender is told so.
+        var recorded = Path.Combine(_root, "sent");
+        var (held, heldOutput) = await CliAsync(redis, ["payload", "send", "--wait", "--method", "test.payload.record", "--data", "x", "--arg", "n=4141", "--arg", $"out={recorded}"], ("CastIron:Client:PayloadOutcomeTimeout", "00:00:02"));
+        Assert.Equal(1, held);
+        Assert.StartsWith($"sent to {textTopic}/", heldOutput, StringComparison.Ordinal);
+        Assert.Contains("not handled: no outcome within 00:00:02: the message is in Kafka at ", _lastCliError, StringComparison.Ordinal);
+        await Task.Delay(TimeSpan.FromSeconds(1));
         Assert.Equal(0, Archived());
+        Assert.DoesNotContain("4141", Recorded());
 
         using (var start = await second.Http.GetAsync("/manager/start-consumers"))
         {
@@ -63,12 +71,21 @@ public sealed class ClusterControlTests(ITestOutputHelper output) : IDisposable
         // running again.
         await WaitUntilAsync(() => ClusterView(redis).Result is { } view && view.GetProperty("silos").GetArrayLength() == 2 && !view.GetProperty("intake_paused").GetBoolean() && !view.GetProperty("kafka").GetProperty("paused").GetBoolean(), "castiron cluster showing both silos, intake and Kafka running", first);
 
-        // A payload sent with the CLI goes to Kafka and reaches its handler on a silo.
-        var recorded = Path.Combine(_root, "sent");
+        // A payload sent with the CLI goes to Kafka and reaches its handler on a silo; the one held while paused too.
         var (sent, sentOutput) = await CliAsync(redis, "payload", "send", "--method", "test.payload.record", "--data", "x", "--arg", "n=4242", "--arg", $"out={recorded}");
         Assert.Equal(0, sent);
         Assert.StartsWith($"sent to {textTopic}/", sentOutput, StringComparison.Ordinal);
-        await WaitUntilAsync(() => Directory.EnumerateFiles(_root, "sent.*").SelectMany(File.ReadAllLines).Contains("4242"), "the sent payload handled", first);
+        await WaitUntilAsync(() => Recorded().Contains("4242") && Recorded().Contains("4141"), "the sent payloads handled", first);
+
+        // --wait through Kafka: the answer is what the consumer that took the record reports, handled or dead-lettered.
+        var (waited, waitedOutput) = await CliAsync(redis, "payload", "send", "--wait", "--method", "test.payload.record", "--data", "x", "--arg", "n=4343", "--arg", $"out={recorded}");
+        Assert.True(waited == 0, _lastCliError);
+        Assert.Matches($"^sent to {Regex.Escape(textTopic)}/\\d+@\\d+\nhandled \\({Regex.Escape(textTopic)}/\\d+@\\d+ on silo S", waitedOutput);
+        Assert.Contains("4343", Recorded());
+        var (refused, refusedOutput) = await CliAsync(redis, "payload", "send", "--wait", "--method", "no.such.handler", "--data", "x");
+        Assert.Equal(1, refused);
+        Assert.StartsWith($"sent to {textTopic}/", refusedOutput, StringComparison.Ordinal);
+        Assert.Contains("not handled: no payload handler is registered as 'no.such.handler'", _lastCliError, StringComparison.Ordinal);
 
         // Whichever silo ran it, both answer for it: file status is the cluster's (in Redis), not a silo's.
         foreach (var silo in new[] { first, second })
@@ -86,8 +103,13 @@ public sealed class ClusterControlTests(ITestOutputHelper output) : IDisposable
         return code == 0 ? System.Text.Json.JsonDocument.Parse(output).RootElement : null;
     }
 
+    /// <summary>What the test handler recorded (one line per payload it handled).</summary>
+    private string[] Recorded() => [.. Directory.EnumerateFiles(_root, "sent.*").SelectMany(File.ReadAllLines)];
+
     /// <summary>castiron with the cluster's own settings: it finds the silos in Redis, as they find each other.</summary>
-    private async Task<(int Code, string Output)> CliAsync(RedisPeer redis, params string[] arguments)
+    private Task<(int Code, string Output)> CliAsync(RedisPeer redis, params string[] arguments) => CliAsync(redis, arguments, []);
+
+    private async Task<(int Code, string Output)> CliAsync(RedisPeer redis, string[] arguments, params (string Name, string Value)[] settings)
     {
         using var output = new StringWriter();
         using var error = new StringWriter();
@@ -97,6 +119,11 @@ public sealed class ClusterControlTests(ITestOutputHelper output) : IDisposable
             ["CASTIRON_CLUSTER_ID"] = "test-" + Path.GetFileName(_root),
             ["CASTIRON_SERVICE_ID"] = "test-" + Path.GetFileName(_root),
         };
+        foreach (var (name, value) in settings)
+        {
+            environment[name] = value;
+        }
+
         var code = await Orleans.CastIron.Cli.CliApp.RunAsync(arguments, output, error, environment);
         if (code != 0)
         {

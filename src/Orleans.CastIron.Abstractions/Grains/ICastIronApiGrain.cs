@@ -37,11 +37,12 @@ public interface ICastIronApiGrain : IGrainWithIntegerKey
 
     /// <summary>
     /// A payload message (<c>{"worker_run_method", "data", ...}</c>): produced to its Kafka topic when the cluster has
-    /// a broker and <paramref name="handleHere"/> is false (its handler runs from there); otherwise its handler runs now
-    /// and the result says how it went.
+    /// a broker (its handler runs from there; with <paramref name="awaitOutcome"/> the record carries a request id
+    /// under which its outcome is reported to <see cref="IPayloadOutcomeGrain"/>); without a broker its handler runs
+    /// now and the result says how it went.
     /// </summary>
     [Alias("SendPayload")]
-    Task<PayloadSendResult> SendPayloadAsync(PayloadKind kind, byte[] message, bool handleHere);
+    Task<PayloadSendResult> SendPayloadAsync(PayloadKind kind, byte[] message, bool awaitOutcome);
 
     /// <summary>The cluster at a glance: silos, intake, files by status, Kafka partitions with their lag.</summary>
     [Alias("GetClusterStatus")]

@@ -10,8 +10,11 @@ namespace Orleans.CastIron.Grains.Services;
 /// <summary>Where a payload message can be produced (Kafka's payload topics, when a broker is configured).</summary>
 public interface IPayloadPublisher
 {
-    /// <summary>Produces the message; returns <c>topic/partition@offset</c>.</summary>
-    Task<string> PublishAsync(PayloadKind kind, byte[] message, CancellationToken cancellationToken);
+    /// <summary>
+    /// Produces the message, with <paramref name="requestId"/> in the <see cref="PayloadOutcomes.RequestIdHeader"/>
+    /// header when given; returns <c>topic/partition@offset</c>.
+    /// </summary>
+    Task<string> PublishAsync(PayloadKind kind, byte[] message, string? requestId, CancellationToken cancellationToken);
 }
 
 /// <summary>

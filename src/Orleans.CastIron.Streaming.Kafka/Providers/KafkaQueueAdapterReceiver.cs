@@ -1,3 +1,4 @@
+using System.Collections.Immutable;
 using System.Text;
 using Confluent.Kafka;
 using Microsoft.Extensions.Logging;
@@ -377,15 +378,36 @@ internal sealed partial class KafkaQueueAdapterReceiver : IQueueAdapterReceiver
             Key = result.Message.Key is { Length: > 0 } key ? Encoding.UTF8.GetString(key) : null,
             Value = result.Message.Value ?? [],
             Timestamp = result.Message.Timestamp.UtcDateTime,
+            Headers = ReadHeaders(result.Message.Headers, out var headerBytes),
         };
         var sequence = ++_sequence;
-        var pending = new Pending(record, sequence, record.Value.Length + (result.Message.Key?.Length ?? 0) + 64);
+        var pending = new Pending(record, sequence, record.Value.Length + (result.Message.Key?.Length ?? 0) + headerBytes + 64);
         var state = _partitions[record.Partition];
         state.InFlight.Enqueue(pending);
         state.LastRead = record.Offset;
         _bySequence[sequence] = pending;
         _buffered += pending.Bytes;
         return new KafkaBatchContainer(_dataAdapter.GetStreamId(_topic, record), record, sequence);
+    }
+
+    /// <summary>Headers as text; none (most records) allocates nothing.</summary>
+    private static ImmutableDictionary<string, string>? ReadHeaders(Headers? headers, out int bytes)
+    {
+        bytes = 0;
+        if (headers is not { Count: > 0 })
+        {
+            return null;
+        }
+
+        var read = ImmutableDictionary.CreateBuilder<string, string>(StringComparer.Ordinal);
+        foreach (var header in headers)
+        {
+            var value = header.GetValueBytes() ?? [];
+            read[header.Key] = Encoding.UTF8.GetString(value);
+            bytes += header.Key.Length + value.Length;
+        }
+
+        return read.ToImmutable();
     }
 
     /// <summary>Moves the partition's commit point past records that are done; stops at one that still needs dead-lettering.</summary>

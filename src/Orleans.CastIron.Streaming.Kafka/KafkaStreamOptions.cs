@@ -81,6 +81,15 @@ public sealed class KafkaStreamOptions
     public TimeSpan OwnershipLease { get; set; } = TimeSpan.FromSeconds(30);
 
     /// <summary>
+    /// Name of a grain storage provider that keeps each queue's claim (written when a reader takes or lets go of a
+    /// queue, not at renewals). With it, a claim grain whose activation was lost with its silo still knows who holds
+    /// the queue, and a new reader waits for that holder as it would have. Null (the default): claims are in memory,
+    /// and a lost claim grant goes at once to the next reader, while the old one may still read until its next
+    /// renewal (records read twice; none lost).
+    /// </summary>
+    public string? ClaimStorage { get; set; }
+
+    /// <summary>
     /// How long a dead-letter produce may take before it counts as failed. Default 5 s: a consumer that dead-letters a
     /// record does so within its handler deadline and Orleans' response timeout.
     /// </summary>

@@ -3,6 +3,7 @@ using System.Globalization;
 using System.Text;
 using Confluent.Kafka;
 using Orleans.CastIron.Tests;
+using Orleans.CastIron.Streaming.Kafka.Providers;
 using Orleans.Hosting;
 using Orleans.Runtime;
 using Orleans.TestingHost;
@@ -16,18 +17,23 @@ public class ClusterTests(KafkaPeer kafka, ITestOutputHelper output)
 {
     private const string Provider = "kafka";
 
-    private async Task<InProcessTestCluster> StartAsync(string topic, short silos)
+    private async Task<InProcessTestCluster> StartAsync(string topic, short silos, string? claimStorage = null)
     {
         var builder = new InProcessTestClusterBuilder(initialSilosCount: silos).WithLogsInBuildOutput();
-        builder.ConfigureSilo((_, silo) => silo.AddKafkaStreams(Provider, c =>
+        builder.ConfigureSilo((_, silo) =>
         {
-            c.ConfigureKafka(ob => ob.Configure(o =>
+            silo.AddMemoryGrainStorage("claims");
+            silo.AddKafkaStreams(Provider, c =>
             {
-                o.BootstrapServers = kafka.BootstrapServers;
-                o.Topics.Add(new KafkaTopicOptions { Name = topic, GroupId = "group-" + topic, StreamNamespace = RecordingGrain.Namespace });
-                o.CommitInterval = TimeSpan.FromMilliseconds(200);
-            }));
-        }));
+                c.ConfigureKafka(ob => ob.Configure(o =>
+                {
+                    o.BootstrapServers = kafka.BootstrapServers;
+                    o.Topics.Add(new KafkaTopicOptions { Name = topic, GroupId = "group-" + topic, StreamNamespace = RecordingGrain.Namespace });
+                    o.CommitInterval = TimeSpan.FromMilliseconds(200);
+                    o.ClaimStorage = claimStorage;
+                }));
+            });
+        });
         var cluster = builder.Build();
         await cluster.DeployAsync();
         return cluster;
@@ -119,6 +125,55 @@ public class ClusterTests(KafkaPeer kafka, ITestOutputHelper output)
         Assert.Equal(0, violations);
         // Duplicates come only from records delivered but not yet reported delivered when their queue moved.
         Assert.True(duplicates < Keys * PerKey / 4, $"{duplicates} duplicates");
+    }
+
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public async Task AQueueClaimLostWithItsActivation_StillFencesTheLiveHolder_WhenClaimsAreStored(bool stored)
+    {
+        var topic = KafkaPeer.NewTopic("claims");
+        await using var cluster = await StartAsync(topic, silos: 1, stored ? "claims" : null);
+        var silo = cluster.Silos[0].SiloAddress;
+        var lease = TimeSpan.FromSeconds(30);
+        var claim = cluster.Client.GetGrain<IKafkaQueueOwnershipGrain>($"{Provider}/not-read-{topic}/0");
+        Guid holder = Guid.NewGuid(), next = Guid.NewGuid();
+
+        var held = await claim.TryAcquireAsync(holder, silo, lease);
+        await LoseActivationAsync(claim);
+        var taken = await claim.TryAcquireAsync(next, silo, lease);
+
+        if (stored)
+        {
+            // The holder is alive and renewing: the next reader waits, as it would had nothing been lost.
+            Assert.Equal(0, taken);
+            Assert.True(await claim.RenewAsync(holder, held, silo, lease));
+            await claim.ReleaseAsync(holder, held);
+            await LoseActivationAsync(claim);
+            Assert.True(await claim.TryAcquireAsync(next, silo, lease) > held, "after the holder let go, the next reader gets a newer epoch");
+        }
+        else
+        {
+            // In memory: granted at once, and the old holder learns it lost the queue at its next renewal.
+            Assert.True(taken > held);
+            Assert.False(await claim.RenewAsync(holder, held, silo, lease));
+        }
+    }
+
+    [Fact]
+    public async Task AClaimStorageThatIsNotRegistered_StopsTheSiloAtStart_NamingIt()
+    {
+        var topic = KafkaPeer.NewTopic("claims");
+
+        var error = await Assert.ThrowsAnyAsync<Exception>(async () => await (await StartAsync(topic, silos: 1, "no-such-storage")).DisposeAsync());
+
+        Assert.Contains("Kafka stream provider 'kafka': ClaimStorage 'no-such-storage' is not a registered grain storage provider", error.ToString(), StringComparison.Ordinal);
+    }
+
+    private static async Task LoseActivationAsync(IKafkaQueueOwnershipGrain claim)
+    {
+        await claim.Cast<Orleans.Core.Internal.IGrainManagementExtension>().DeactivateOnIdle();
+        await Task.Delay(TimeSpan.FromMilliseconds(300));
     }
 
     [Fact]

@@ -52,6 +52,8 @@ public static class CastIronKafkaSiloBuilderExtensions
             o.BootstrapServers = options.Broker;
             o.MaxMessageBytes = options.MaxMessageBytes;
             o.BatchSize = options.MaxPollRecords;
+            // Claims in the cluster's grain storage (Redis in a cluster): a claim grain lost with its silo still fences.
+            o.ClaimStorage = Orleans.CastIron.Grains.CastIronNames.GrainStorage;
             foreach (var (key, value) in options.ClientSettings)
             {
                 o.ClientSettings[key] = value;

@@ -71,6 +71,11 @@ public sealed partial class KafkaAdapterFactory : IQueueAdapterFactory, IQueueAd
     public static KafkaAdapterFactory Create(IServiceProvider services, string name)
     {
         var options = services.GetOptionsByName<KafkaStreamOptions>(name);
+        if (options.ClaimStorage is { } storage && services.GetKeyedService<Orleans.Storage.IGrainStorage>(storage) is null)
+        {
+            throw new OrleansConfigurationException($"Kafka stream provider '{name}': {nameof(KafkaStreamOptions.ClaimStorage)} '{storage}' is not a registered grain storage provider");
+        }
+
         return ActivatorUtilities.CreateInstance<KafkaAdapterFactory>(
             services,
             name,

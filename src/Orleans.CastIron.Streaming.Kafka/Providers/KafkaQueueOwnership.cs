@@ -1,4 +1,7 @@
+using Microsoft.Extensions.DependencyInjection;
+using Orleans.Configuration;
 using Orleans.Runtime;
+using Orleans.Storage;
 
 namespace Orleans.CastIron.Streaming.Kafka.Providers;
 
@@ -21,64 +24,104 @@ public interface IKafkaQueueOwnershipGrain : IGrainWithStringKey
 }
 
 /// <summary>
-/// Holds a queue's claim in memory. Epochs come from the clock (milliseconds, never going back), so a new reader's
-/// sequence tokens are always newer than an old reader's even when this activation was lost in between: a consumer
+/// Holds a queue's claim, kept in <see cref="KafkaStreamOptions.ClaimStorage"/> when one is named (written when the
+/// claim changes hands, not at renewals), else in memory. Epochs come from the clock (milliseconds, never going back,
+/// and never below a stored one), so a new reader's sequence tokens are always newer than an old reader's: a consumer
 /// asking the new reader for an old token misses the cache and restarts at the stream's first record there instead
 /// of skipping ahead.
 /// </summary>
-internal sealed class KafkaQueueOwnershipGrain(IClusterMembershipService membership, TimeProvider time) : Grain, IKafkaQueueOwnershipGrain
+internal sealed class KafkaQueueOwnershipGrain(IClusterMembershipService membership, TimeProvider time, IServiceProvider services) : Grain, IKafkaQueueOwnershipGrain
 {
+    private const string StateName = "kafka-queue-claim";
+
+    private readonly GrainState<QueueClaim> _stored = new(new QueueClaim());
+    private IGrainStorage? _storage;
     private Guid _reader;
     private SiloAddress? _silo;
     private long _epoch;
     private DateTimeOffset _expires;
 
-    public Task<long> TryAcquireAsync(Guid reader, SiloAddress silo, TimeSpan lease)
+    public override async Task OnActivateAsync(CancellationToken cancellationToken)
+    {
+        // The key starts with the provider's name: its options say where claims are kept.
+        var key = this.GetPrimaryKeyString();
+        var options = services.GetOptionsByName<KafkaStreamOptions>(key[..Math.Max(0, key.IndexOf('/', StringComparison.Ordinal))]);
+        if (options.ClaimStorage is not { } storage)
+        {
+            return;
+        }
+
+        _storage = services.GetRequiredKeyedService<IGrainStorage>(storage);
+        await _storage.ReadStateAsync(StateName, GrainContext.GrainId, _stored);
+        var claim = _stored.State ?? new QueueClaim();
+        (_reader, _silo, _epoch) = (claim.Reader, claim.Silo, claim.Epoch);
+        // When it last renewed is not kept: a holder still alive renews within a lease from now, or lapses then.
+        _expires = time.GetUtcNow() + options.OwnershipLease;
+    }
+
+    public async Task<long> TryAcquireAsync(Guid reader, SiloAddress silo, TimeSpan lease)
     {
         var now = time.GetUtcNow();
         if (_reader != Guid.Empty && _reader != reader && now < _expires && !IsDead(_silo))
         {
-            return Task.FromResult(0L);
+            return 0L;
         }
 
-        _reader = reader;
-        _silo = silo;
-        _epoch = Math.Max(_epoch + 1, now.ToUnixTimeMilliseconds());
+        var epoch = Math.Max(_epoch + 1, now.ToUnixTimeMilliseconds());
+        await StoreAsync(reader, silo, epoch);
         _expires = now + lease;
-        return Task.FromResult(_epoch);
+        return epoch;
     }
 
-    public Task<bool> RenewAsync(Guid reader, long epoch, SiloAddress silo, TimeSpan lease)
+    public async Task<bool> RenewAsync(Guid reader, long epoch, SiloAddress silo, TimeSpan lease)
     {
-        if (_reader == Guid.Empty && epoch >= _epoch)
+        if (_reader == Guid.Empty && epoch >= _epoch && epoch > 0)
         {
-            // This activation is new (the old one was lost with its silo): the renewing reader still holds the queue.
-            _reader = reader;
-            _silo = silo;
-            _epoch = epoch;
+            // Nobody holds it as far as this activation knows (new, with nothing stored): the renewing reader still does.
+            await StoreAsync(reader, silo, epoch);
         }
 
         if (_reader != reader || _epoch != epoch)
         {
-            return Task.FromResult(false);
+            return false;
         }
 
         _expires = time.GetUtcNow() + lease;
-        return Task.FromResult(true);
+        return true;
     }
 
-    public Task ReleaseAsync(Guid reader, long epoch)
+    public async Task ReleaseAsync(Guid reader, long epoch)
     {
         if (_reader == reader && _epoch == epoch)
         {
-            _reader = Guid.Empty;
-            _silo = null;
+            await StoreAsync(Guid.Empty, null, epoch);
+        }
+    }
+
+    /// <summary>The claim as it now is, stored first: a claim that could not be stored is not given.</summary>
+    private async Task StoreAsync(Guid reader, SiloAddress? silo, long epoch)
+    {
+        if (_storage is not null)
+        {
+            _stored.State = new QueueClaim { Reader = reader, Silo = silo, Epoch = epoch };
+            await _storage.WriteStateAsync(StateName, GrainContext.GrainId, _stored);
         }
 
-        return Task.CompletedTask;
+        (_reader, _silo, _epoch) = (reader, silo, epoch);
     }
 
     private bool IsDead(SiloAddress? silo) => silo is not null && membership.CurrentSnapshot.GetSiloStatus(silo) == SiloStatus.Dead;
+}
+
+/// <summary>A queue's claim as stored.</summary>
+[GenerateSerializer, Alias("castiron.KafkaQueueClaim")]
+internal sealed class QueueClaim
+{
+    [Id(0)] public Guid Reader { get; set; }
+
+    [Id(1)] public SiloAddress? Silo { get; set; }
+
+    [Id(2)] public long Epoch { get; set; }
 }
 
 /// <summary>What a receiver needs of the fence (a grain in a silo; a stand-in in unit tests).</summary>

@@ -26,9 +26,10 @@ public static class CliApp
     };
 
     /// <param name="environment">The variables to read settings from instead of the process's (tests run several CLIs side by side).</param>
-    public static async Task<int> RunAsync(string[] args, TextWriter? stdout = null, TextWriter? stderr = null, IReadOnlyDictionary<string, string?>? environment = null)
+    /// <param name="stdin">What <c>submit -</c> reads instead of the process's standard input.</param>
+    public static async Task<int> RunAsync(string[] args, TextWriter? stdout = null, TextWriter? stderr = null, IReadOnlyDictionary<string, string?>? environment = null, Stream? stdin = null)
     {
-        var output = new Output(stdout ?? Console.Out, stderr ?? Console.Error, stdout is null && !Console.IsOutputRedirected, environment);
+        var output = new Output(stdout ?? Console.Out, stderr ?? Console.Error, stdout is null && !Console.IsOutputRedirected, environment, stdin);
         var root = new RootCommand("castiron: submit files to an Orleans.CastIron cluster and watch them go through")
         {
             Options = { Gateway },
@@ -61,26 +62,41 @@ public static class CliApp
 
     private static Command SubmitCommand(Output output)
     {
-        var files = new Argument<FileInfo[]>("files") { Description = "Files to submit", Arity = ArgumentArity.OneOrMore };
+        var files = new Argument<string[]>("files") { Description = "Files to submit; - reads one from standard input (name it with --name)", Arity = ArgumentArity.OneOrMore };
         var config = new Option<string>("--config", "-c") { Description = "The config whose inbox takes them: its key, or its file name", Required = true };
         var watch = new Option<bool>("--watch", "-w") { Description = "Show each file's progress until it ends; exit 1 if any fails" };
-        var command = new Command("submit", "Upload files into a config's inbox") { files, config, watch, Json };
+        var name = new Option<string>("--name", "-n") { Description = "The name of the file read from standard input (-)" };
+        var command = new Command("submit", "Upload files into a config's inbox") { files, config, watch, name, Json };
         command.SetAction((parse, ct) => Connection.RunAsync(parse.GetValue(Gateway), output, async client =>
         {
-            var submitted = new List<(string Name, string Id)>();
-            foreach (var file in parse.GetValue(files)!)
+            var paths = parse.GetValue(files)!;
+            var stdinName = parse.GetValue(name);
+            var fromStdin = paths.Count(p => p == "-");
+            if (fromStdin > 1 || (fromStdin == 1) != (stdinName is not null))
             {
-                if (!file.Exists)
-                {
-                    output.Error($"{file.FullName}: no such file");
-                    return Usage;
-                }
+                output.Error(fromStdin > 1 ? "standard input (-) can be submitted once" : fromStdin == 1 ? "- (standard input) needs --name: the file's name in the inbox" : "--name names the file read from standard input; give - as the file");
+                return Usage;
+            }
 
-                var result = await client.SubmitAsync(file.FullName, parse.GetValue(config)!, ct);
-                submitted.Add((file.Name, result.FileId));
+            var missing = paths.FirstOrDefault(p => p != "-" && !File.Exists(p));
+            if (missing is not null)
+            {
+                // Checked before any upload, so a typo does not leave half the files submitted.
+                output.Error($"{Path.GetFullPath(missing)}: no such file");
+                return Usage;
+            }
+
+            var submitted = new List<(string Name, string Id)>();
+            foreach (var path in paths)
+            {
+                var fileName = path == "-" ? stdinName! : Path.GetFileName(path);
+                var result = path == "-"
+                    ? await client.SubmitAsync(output.Input, fileName, parse.GetValue(config)!, null, ct)
+                    : await client.SubmitAsync(path, parse.GetValue(config)!, ct);
+                submitted.Add((fileName, result.FileId));
                 if (!parse.GetValue(watch))
                 {
-                    output.Submitted(file.Name, result, parse.GetValue(Json));
+                    output.Submitted(fileName, result, parse.GetValue(Json));
                 }
             }
 

@@ -22,9 +22,10 @@ internal sealed class Output
 
     private static readonly JsonSerializerOptions JsonLine = new(JsonOptions) { WriteIndented = false };
 
-    public Output(TextWriter stdout, TextWriter stderr, bool terminal, IReadOnlyDictionary<string, string?>? environment = null)
+    public Output(TextWriter stdout, TextWriter stderr, bool terminal, IReadOnlyDictionary<string, string?>? environment = null, Stream? stdin = null)
     {
         Environment = environment;
+        _stdin = stdin;
         Out = stdout;
         Err = stderr;
         IsTerminal = terminal;
@@ -37,7 +38,12 @@ internal sealed class Output
         });
     }
 
+    private readonly Stream? _stdin;
+
     public TextWriter Out { get; }
+
+    /// <summary>Standard input (what <c>submit -</c> uploads).</summary>
+    public Stream Input => _stdin ?? System.Console.OpenStandardInput();
 
     /// <summary>Settings' variables in place of the process's, or null.</summary>
     public IReadOnlyDictionary<string, string?>? Environment { get; }

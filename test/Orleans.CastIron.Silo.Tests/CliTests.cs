@@ -109,6 +109,21 @@ public sealed class CliTests(CliTests.Silo silo) : IClassFixture<CliTests.Silo>
     }
 
     [Fact]
+    public async Task Submit_FromStandardInput_UploadsIt_UnderTheNameGiven()
+    {
+        // As through `docker compose exec -T silo castiron submit - --name ... < file`: the file is not in the container.
+        using var stdin = new MemoryStream(await File.ReadAllBytesAsync(Example("test.csv")));
+        var (code, output, _) = await RunAsync(["submit", "-", "--name", "piped test.csv", "--config", "example_config.toml", "--json"], gateway: true, stdin);
+
+        Assert.Equal(CliApp.Ok, code);
+        var id = JsonDocument.Parse(output).RootElement.GetProperty("file_id").GetString()!;
+        await SiloFixture.WaitUntilAsync(async () => (await RunAsync("status", id, "--json")).Output.Contains("\"Complete\"", StringComparison.Ordinal), () => "the piped file Complete");
+        var record = JsonDocument.Parse((await RunAsync("status", id, "--json")).Output).RootElement;
+        Assert.Equal("piped test.csv", record.GetProperty("original_filename").GetString());
+        Assert.Equal(stdin.Length, record.GetProperty("size").GetInt64());
+    }
+
+    [Fact]
     public async Task Cluster_ShowsTheSilo_TheIntake_AndTheFilesByStatus()
     {
         var (code, output, _) = await RunAsync("cluster", "--json");
@@ -176,6 +191,9 @@ public sealed class CliTests(CliTests.Silo silo) : IClassFixture<CliTests.Silo>
     [Theory]
     [InlineData(new[] { "submit", "missing.csv", "--config", "example_config.toml" }, "missing.csv: no such file")]
     [InlineData(new[] { "submit", "@test.csv", "--config", "nope.toml" }, "no config 'nope.toml' is registered; registered:")]
+    [InlineData(new[] { "submit", "-", "--config", "example_config.toml" }, "- (standard input) needs --name: the file's name in the inbox")]
+    [InlineData(new[] { "submit", "@test.csv", "--name", "x.csv", "--config", "example_config.toml" }, "--name names the file read from standard input; give - as the file")]
+    [InlineData(new[] { "submit", "-", "-", "--name", "x.csv", "--config", "example_config.toml" }, "standard input (-) can be submitted once")]
     [InlineData(new[] { "status", "--limit", "many" }, "Cannot parse argument 'many' for option '--limit'")]
     [InlineData(new[] { "status", "--limit", "0" }, "--limit must be between 1 and 10000, not 0")]
     [InlineData(new[] { "frobnicate" }, "see 'castiron --help'")]
@@ -209,11 +227,11 @@ public sealed class CliTests(CliTests.Silo silo) : IClassFixture<CliTests.Silo>
 
     private Task<(int Code, string Output, string Error)> RunAsync(params string[] arguments) => RunAsync(arguments, gateway: true);
 
-    private async Task<(int Code, string Output, string Error)> RunAsync(string[] arguments, bool gateway)
+    private async Task<(int Code, string Output, string Error)> RunAsync(string[] arguments, bool gateway, Stream? stdin = null)
     {
         using var output = new StringWriter();
         using var error = new StringWriter();
-        var code = await CliApp.RunAsync(gateway ? [.. arguments, "--gateway", Gateway] : arguments, output, error);
+        var code = await CliApp.RunAsync(gateway ? [.. arguments, "--gateway", Gateway] : arguments, output, error, null, stdin);
         return (code, output.ToString(), error.ToString());
     }
 

@@ -21,6 +21,8 @@ public partial class ComposeTests
 {
     private const string SiloProject = "silo/Orleans.CastIron.Silo/Orleans.CastIron.Silo.csproj";
 
+    private const string CliProject = "src/Orleans.CastIron.Cli/Orleans.CastIron.Cli.csproj";
+
     /// <summary>The cluster variables the silo reads besides the seed's (Redis clustering, cluster and service ids).</summary>
     private static readonly string[] ClusterVariables = ["CASTIRON_REDIS", "CASTIRON_CLUSTER_ID", "CASTIRON_SERVICE_ID"];
 
@@ -285,7 +287,7 @@ public partial class ComposeTests
     public void Dockerfile_PublishesTheSiloProject_AndRunsItsAssembly()
     {
         var instructions = Instructions(DockerfilePath);
-        var publish = Assert.Single(instructions, i => i.Keyword == "RUN" && i.Arguments.Contains("dotnet publish", StringComparison.Ordinal));
+        var publish = Assert.Single(instructions, i => i.Keyword == "RUN" && i.Arguments.Contains("dotnet publish", StringComparison.Ordinal) && i.Arguments.Contains("-o /app ", StringComparison.Ordinal));
         var project = PublishedProject().Match(publish.Arguments).Groups[1].Value;
         var projectFile = Directory.Exists(Path.Combine(Root, project))
             ? Assert.Single(Directory.GetFiles(Path.Combine(Root, project), "*.csproj"))
@@ -300,6 +302,24 @@ public partial class ComposeTests
     }
 
     [Fact]
+    public void Dockerfile_PutsTheCliOnThePath_RunningItsOwnPublishedAssembly()
+    {
+        var instructions = Instructions(DockerfilePath);
+        var runtimeStage = instructions.FindLastIndex(i => i.Keyword == "FROM");
+        var publish = Assert.Single(instructions, i => i.Keyword == "RUN" && i.Arguments.Contains($"dotnet publish {Path.GetDirectoryName(CliProject)} ", StringComparison.Ordinal));
+        var output = Regex.Match(publish.Arguments, @"-o\s+(\S+)").Groups[1].Value;
+        var copy = Assert.Single(instructions.Skip(runtimeStage), i => i.Keyword == "COPY" && i.Arguments.StartsWith($"--from=build {output} ", StringComparison.Ordinal));
+        var installed = copy.Arguments.Split(' ', StringSplitOptions.RemoveEmptyEntries)[^1].TrimEnd('/');
+        var assembly = XDocument.Load(Path.Combine(Root, CliProject)).Descendants("AssemblyName").Single().Value;
+
+        Assert.NotEqual("/app", output);
+        Assert.Contains(instructions.Skip(runtimeStage), i => i.Keyword == "RUN"
+            && i.Arguments.Contains($"exec dotnet {installed}/{assembly}.dll \"$@\"", StringComparison.Ordinal)
+            && i.Arguments.Contains("> /usr/local/bin/castiron", StringComparison.Ordinal)
+            && i.Arguments.Contains("chmod 755 /usr/local/bin/castiron", StringComparison.Ordinal));
+    }
+
+    [Fact]
     public void Dockerfile_RestoreLayer_CopiesEveryProjectTheSiloReferences()
     {
         var instructions = Instructions(DockerfilePath);
@@ -309,7 +329,7 @@ public partial class ComposeTests
             .SelectMany(i => { var words = i.Arguments.Split(' ', StringSplitOptions.RemoveEmptyEntries); return words[..^1]; })
             .ToHashSet(StringComparer.Ordinal);
 
-        var missing = ProjectClosure(Path.Combine(Root, SiloProject))
+        var missing = ProjectClosure(Path.Combine(Root, SiloProject)).Concat(ProjectClosure(Path.Combine(Root, CliProject)))
             .Select(p => Path.GetRelativePath(Root, p).Replace('\\', '/'))
             .Concat(["Directory.Build.props", "Directory.Packages.props", "global.json"])
             .Where(p => !copied.Contains(p))

@@ -22,11 +22,16 @@ public sealed class ClientSdkTests : IAsyncLifetime
 
     private string Bucket => Path.Combine(_folder, "data", "etl");
 
+    /// <summary>Job folders and upload spools of this test's silos, in its folder rather than the machine's temp.</summary>
+    private string WorkPath => Path.Combine(_folder, "work");
+
+    private string WorkPathArgument => $"--CastIron:Processing:WorkPath={WorkPath}";
+
     private static string Example(string name) => Path.Combine(AppContext.BaseDirectory, "examples", name);
 
     public async Task InitializeAsync()
     {
-        _silo = SiloProcess.StartWith(_folder, ownsFolder: true, null, null);
+        _silo = SiloProcess.StartWith(_folder, ownsFolder: true, null, null, WorkPathArgument);
         try
         {
             await StartAsync();
@@ -295,6 +300,82 @@ public sealed class ClientSdkTests : IAsyncLifetime
 
         Assert.Contains(expected, ex.Message, StringComparison.Ordinal);
         Assert.DoesNotContain(Directory.EnumerateFiles(Path.Combine(Bucket, "01_inbox")), f => !f.EndsWith(".keep", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task ASiloKilledMidUpload_FailsTheSubmit_LeavesNothingInTheInbox_AndItsSpoolIsRemovedAtRestart()
+    {
+        var content = new GatedStream(chunksBeforeGate: 3, chunkBytes: 1024 * 1024, totalChunks: 8);
+        var submit = Client.SubmitAsync(content, "big.dat", "steps.toml");
+        await content.GateReached.WaitAsync(TimeSpan.FromSeconds(60));
+        // Three 1 MiB chunks sent; the fourth waits for the gate. The spool holds what came.
+        await SiloFixture.WaitUntilAsync(() => Task.FromResult(Spools().Any(s => new FileInfo(Path.Combine(s, "content")) is { Exists: true, Length: >= 2 * 1024 * 1024 })), () => "the upload spooled on the silo");
+        var spool = Assert.Single(Spools());
+
+        await _silo.StopAsync(kill: true);
+        content.Open();
+
+        var error = await Assert.ThrowsAnyAsync<Exception>(() => submit.WaitAsync(TimeSpan.FromSeconds(90)));
+        Assert.IsNotType<TimeoutException>(error);
+        Assert.DoesNotContain(Directory.EnumerateFiles(Bucket, "*big.dat*", SearchOption.AllDirectories), f => true);
+        Assert.True(Directory.Exists(spool), "the killed silo's spool is there until a silo starts");
+
+        // A silo started on the machine removes what the dead process left (the folder name carries its pid).
+        await using var restarted = SiloProcess.StartWith(_folder, ownsFolder: false, null, null, WorkPathArgument);
+        await restarted.WaitForStdoutAsync(o => o.Contains("Now listening on:", StringComparison.Ordinal), "the restarted silo to listen");
+        await SiloFixture.WaitUntilAsync(() => Task.FromResult(!Directory.Exists(spool)), () => $"the dead silo's spool {spool} removed");
+        Assert.DoesNotContain(Directory.EnumerateFiles(Bucket, "*big.dat*", SearchOption.AllDirectories), f => true);
+    }
+
+    private string[] Spools() => Directory.Exists(WorkPath) ? Directory.GetDirectories(WorkPath, "p*-upload-*") : [];
+
+    /// <summary>Content that stops after <c>chunksBeforeGate</c> chunks until <see cref="Open"/> is called.</summary>
+    private sealed class GatedStream(int chunksBeforeGate, int chunkBytes, int totalChunks) : Stream
+    {
+        private readonly TaskCompletionSource _gate = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        private readonly TaskCompletionSource _reached = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        private long _position;
+
+        public Task GateReached => _reached.Task;
+
+        public void Open() => _gate.TrySetResult();
+
+        public override bool CanRead => true;
+
+        public override bool CanSeek => false;
+
+        public override bool CanWrite => false;
+
+        public override long Length => throw new NotSupportedException();
+
+        public override long Position { get => _position; set => throw new NotSupportedException(); }
+
+        public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
+        {
+            if (_position >= (long)chunksBeforeGate * chunkBytes)
+            {
+                _reached.TrySetResult();
+                await _gate.Task.WaitAsync(cancellationToken);
+            }
+
+            var left = (long)totalChunks * chunkBytes - _position;
+            var count = (int)Math.Min(Math.Min(buffer.Length, left), chunkBytes - (_position % chunkBytes));
+            buffer.Span[..count].Fill((byte)'x');
+            _position += count;
+            return count;
+        }
+
+        public override int Read(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+
+        public override void Flush()
+        {
+        }
+
+        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+
+        public override void SetLength(long value) => throw new NotSupportedException();
+
+        public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
     }
 
     [Fact]

@@ -183,6 +183,26 @@ public sealed class ClientSdkTests : IAsyncLifetime
         Assert.Equal("[" + string.Join(",", all.Select(e => e.Data)) + "]", plain);
     }
 
+    [Fact]
+    public async Task FiveHundredEventStreams_OnOneRunningFile_EachGetEveryEventInOrder_AndTheEnd()
+    {
+        const int Watchers = 500;
+        var submitted = await Client.SubmitAsync(new MemoryStream("x\n"u8.ToArray()), "crowd.dat", "steps.toml");
+
+        // All connected while the processor runs (two seconds of PROGRESS steps), each waiting on the job's feed.
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        var streams = await Task.WhenAll(Enumerable.Range(0, Watchers).Select(_ => Task.Run(() => ReadStreamAsync($"/files/{submitted.FileId}/events", lastEventId: null, stopAfter: int.MaxValue))));
+        var elapsed = clock.Elapsed;
+
+        var expected = streams[0].Select(e => e.Id).ToList();
+        Assert.Equal(Enumerable.Range(1, expected.Count).Select(i => $"{i}"), expected);
+        Assert.Contains("\"status\":\"success\"", streams[0][^1].Data, StringComparison.Ordinal);
+        Assert.All(streams, s => Assert.Equal(streams[0], s));
+        // The steps: created, TASK, ten PROGRESS, and the final status at least.
+        Assert.True(expected.Count >= 13, $"{expected.Count} events");
+        Assert.True(elapsed < TimeSpan.FromSeconds(60), $"{Watchers} streams took {elapsed}");
+    }
+
     /// <summary>Reads Server-Sent Events until <paramref name="stopAfter"/> events or the stream's end event.</summary>
     private async Task<List<(string Id, string Data)>> ReadStreamAsync(string route, string? lastEventId, int stopAfter)
     {

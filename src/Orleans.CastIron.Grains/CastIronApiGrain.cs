@@ -53,7 +53,7 @@ public sealed partial class CastIronApiGrain(
         if (publishers.FirstOrDefault() is { } kafka)
         {
             // The sender waits on the outcome grain itself: the record may wait behind others, or a paused intake.
-            var requestId = awaitOutcome ? Guid.NewGuid().ToString("N") : null;
+            var requestId = awaitOutcome ? PayloadOutcomes.NewRequestId() : null;
             return new PayloadSendResult { SentTo = await kafka.PublishAsync(kind, message, requestId, CancellationToken.None), RequestId = requestId };
         }
 

@@ -45,8 +45,15 @@ public abstract partial class StreamingPayloadGrainBase(
     protected override async Task OnFinishedAsync(KafkaRecord record, string? deadLetterReason)
     {
         ArgumentNullException.ThrowIfNull(record);
-        if (record.Headers?.GetValueOrDefault(PayloadOutcomes.RequestIdHeader) is not { Length: > 0 } requestId)
+        if (record.Headers?.GetValueOrDefault(PayloadOutcomes.RequestIdHeader) is not { } requestId)
         {
+            return;
+        }
+
+        if (!PayloadOutcomes.IsRequestId(requestId))
+        {
+            // Not one a client made (any producer can set headers): no grain is keyed by whatever it holds.
+            LogNotARequestId(record.ToString());
             return;
         }
 
@@ -64,6 +71,9 @@ public abstract partial class StreamingPayloadGrainBase(
 
     [LoggerMessage(1, LogLevel.Debug, "invoking {WorkerRunMethod} for {Record} with arguments [{Arguments}]")]
     private partial void LogInvoking(string workerRunMethod, string record, string arguments);
+
+    [LoggerMessage(3, LogLevel.Debug, "Record {Record} has a castiron-request-id header that is not a request id (32 hex digits); no outcome reported")]
+    private partial void LogNotARequestId(string record);
 
     [LoggerMessage(2, LogLevel.Warning, "The outcome of request {RequestId} ({Record}) could not be reported to its sender")]
     private partial void LogOutcomeNotReported(Exception exception, string requestId, string record);

@@ -100,10 +100,10 @@ public class HandlerDeadlineTests(HandlerDeadlineFixture silo) : IClassFixture<H
         var timedOut = Guid.NewGuid().ToString("N");
         var owed = Guid.NewGuid().ToString("N");
 
-        await SendAsync("test.payload.stubborn", timedOut, requestId: "req-" + timedOut);
-        await SendAsync("test.payload.count-fail", owed, FlakyDeadLetterSink.FailOnce, requestId: "req-" + owed);
-        var late = await OutcomeAsync("req-" + timedOut);
-        var failed = await OutcomeAsync("req-" + owed);
+        await SendAsync("test.payload.stubborn", timedOut, requestId: timedOut);
+        await SendAsync("test.payload.count-fail", owed, FlakyDeadLetterSink.FailOnce, requestId: owed);
+        var late = await OutcomeAsync(timedOut);
+        var failed = await OutcomeAsync(owed);
 
         Assert.NotNull(late);
         Assert.False(late.Handled);
@@ -114,6 +114,21 @@ public class HandlerDeadlineTests(HandlerDeadlineFixture silo) : IClassFixture<H
         Assert.StartsWith("handler 'test.payload.count-fail' failed: InvalidOperationException", failed.Problem, StringComparison.Ordinal);
         Assert.Equal(2, FlakyDeadLetterSink.Attempts[owed]);
         Assert.Equal(1, CountingFailingHandler.Runs[owed]);
+    }
+
+    [Fact]
+    public async Task ARequestIdHeaderThatNoClientMade_ReportsNothing_AndTheRecordIsHandledAsAnyOther()
+    {
+        var marker = Guid.NewGuid().ToString("N");
+        var forged = "req-" + marker;
+
+        // Any producer can set headers: a 100,000-character one must not become a grain key.
+        await SendAsync("test.payload.count-fail", marker, requestId: forged + new string('x', 100_000));
+        await SendAsync("test.payload.count-fail", marker + "-2", requestId: forged);
+
+        Assert.Single(DeadLetterReasons(marker));
+        Assert.Single(DeadLetterReasons(marker + "-2"));
+        Assert.Null(await silo.Cluster.Client.GetGrain<Grains.IPayloadOutcomeGrain>(forged).WaitAsync(TimeSpan.Zero));
     }
 
     /// <summary>The dead letters of <paramref name="marker"/>'s record, once none came for 3 s.</summary>

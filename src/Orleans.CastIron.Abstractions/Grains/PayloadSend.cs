@@ -60,6 +60,13 @@ public static class PayloadOutcomes
     /// Records without it (every producer but a waiting client) report nothing.
     /// </summary>
     public const string RequestIdHeader = "castiron-request-id";
+
+    /// <summary>A new request id: 32 lower-case hex digits.</summary>
+    public static string NewRequestId() => Guid.NewGuid().ToString("N");
+
+    /// <summary>True for what <see cref="NewRequestId"/> makes; a header holding anything else is ignored.</summary>
+    public static bool IsRequestId(string value) =>
+        value is { Length: 32 } && value.All(c => c is (>= '0' and <= '9') or (>= 'a' and <= 'f'));
 }
 
 /// <summary>

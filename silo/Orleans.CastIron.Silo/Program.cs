@@ -13,5 +13,16 @@ catch (Exception ex) when (SiloHost.DescribeSettingsError(ex) is { } problem)
     return SiloHost.InvalidSettingsExitCode;
 }
 
-app.Run();
+// Taken before the run: the host's services are disposed when it ends.
+var stopping = app.Lifetime.ApplicationStopping;
+try
+{
+    await app.RunAsync();
+}
+catch (OperationCanceledException) when (stopping.IsCancellationRequested)
+{
+    // Stopped (SIGTERM, Ctrl+C) while still starting, e.g. waiting for Redis: nothing ran yet, a normal stop.
+    Console.Error.WriteLine("Orleans.CastIron stopped before it had started");
+}
+
 return 0;

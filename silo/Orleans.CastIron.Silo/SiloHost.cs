@@ -38,6 +38,12 @@ public static class SiloHost
             throw new InvalidSettingException(string.Join("; ", clusterProblems));
         }
 
+        if (redisCluster.Enabled)
+        {
+            // Registered before Orleans so it starts first: the silo waits for Redis rather than dying 5 s into its start.
+            builder.Services.AddHostedService(sp => ActivatorUtilities.CreateInstance<Redis.RedisStartupWait>(sp, redisCluster, TimeProvider.System));
+        }
+
         builder.UseOrleans(silo =>
         {
             var siloPort = cluster.GetValue("SiloPort", 11111);

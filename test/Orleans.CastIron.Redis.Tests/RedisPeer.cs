@@ -14,22 +14,28 @@ public sealed class RedisPeer : IDisposable
     private readonly Process? _server;
 
     public RedisPeer()
+        : this(null)
     {
-        var external = Environment.GetEnvironmentVariable("REDIS_CONNECTION_STRING");
+    }
+
+    /// <summary>A redis-server of its own on <paramref name="port"/> (a free one when null), unless REDIS_CONNECTION_STRING names one.</summary>
+    public RedisPeer(int? port)
+    {
+        var external = port is null ? Environment.GetEnvironmentVariable("REDIS_CONNECTION_STRING") : null;
         if (!string.IsNullOrWhiteSpace(external))
         {
             ConnectionString = external;
         }
         else
         {
-            var port = FreePort();
+            port ??= FreePort();
             var start = new ProcessStartInfo("redis-server")
             {
                 RedirectStandardOutput = true,
                 RedirectStandardError = true,
                 UseShellExecute = false,
             };
-            foreach (var argument in new[] { "--port", port.ToString(System.Globalization.CultureInfo.InvariantCulture), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", Path.GetTempPath() })
+            foreach (var argument in new[] { "--port", port.Value.ToString(System.Globalization.CultureInfo.InvariantCulture), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", Path.GetTempPath() })
             {
                 start.ArgumentList.Add(argument);
             }

@@ -97,6 +97,32 @@ public sealed class ClusterControlTests(ITestOutputHelper output) : IDisposable
         await WaitUntilAsync(() => Status(first).Result is { } s && s.GetProperty("intake").GetString() == "running" && !s.GetProperty("kafka").GetProperty("paused").GetBoolean(), "the first silo running again", first, TimeSpan.FromSeconds(10));
     }
 
+    [Fact]
+    public async Task ASiloStartedBeforeItsRedis_WaitsForIt_WithAWarningPerAttempt_ThenStarts()
+    {
+        var port = SiloFixture.FreePort();
+        var environment = new Dictionary<string, string>
+        {
+            ["CASTIRON_REDIS"] = $"127.0.0.1:{port}",
+            ["CASTIRON_CLUSTER_ID"] = "test-" + Path.GetFileName(_root),
+            ["CASTIRON_SERVICE_ID"] = "test-" + Path.GetFileName(_root),
+            ["CASTIRON_ADVERTISED_ADDRESS"] = "127.0.0.1",
+        };
+        await using var silo = SiloProcess.StartWith(Path.Combine(_root, "silo"), ownsFolder: false, environment, null,
+            $"--CastIron:LocalFolder:RootPath={_root}", $"--CastIron:Processing:WorkPath={Path.Combine(_root, "work")}");
+
+        await silo.WaitForStdoutAsync(o => o.Split("does not answer (UnableToConnect); the silo starts once it does").Length > 3, "three warnings while Redis is not there");
+        // Past the 5 s after which Orleans' membership gives up on Redis and the process used to die.
+        await Task.Delay(TimeSpan.FromSeconds(6));
+        Assert.False(silo.HasExited, $"the silo exited while waiting for Redis\n{silo.Stdout}\n{silo.Stderr}");
+
+        using var redis = new RedisPeer(port);
+        await silo.WaitForStdoutAsync(o => o.Contains("Now listening on:", StringComparison.Ordinal), "the silo to start once Redis answers", TimeSpan.FromSeconds(90));
+        Assert.Contains($"The cluster's Redis at 127.0.0.1:{port} answered (attempt ", silo.Stdout, StringComparison.Ordinal);
+        await WaitUntilAsync(() => Silos(silo).Result == 1, "the silo in its cluster", silo);
+        Assert.DoesNotContain("Unhandled exception", silo.Stderr, StringComparison.Ordinal);
+    }
+
     private async Task<System.Text.Json.JsonElement?> ClusterView(RedisPeer redis)
     {
         var (code, output) = await CliAsync(redis, "cluster", "--json");

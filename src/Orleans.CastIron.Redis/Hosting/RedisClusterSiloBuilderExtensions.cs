@@ -35,7 +35,8 @@ public static class RedisClusterSiloBuilderExtensions
         }
 
         var redis = ConfigurationOptions.Parse(options.Redis!);
-        // Redis briefly away at start (compose starting everything at once) is waited for, not a crash.
+        // Connections keep retrying in the background (Redis restarting mid-run); at start the host waits for Redis
+        // first (RedisStartupWait), as Orleans' membership gives up after 5 s.
         redis.AbortOnConnectFail = false;
         builder.Configure<ClusterOptions>(o =>
         {

@@ -50,7 +50,7 @@ internal static class Connection
             }
             catch (Exception ex) when (ex is not OperationCanceledException)
             {
-                output.Error($"cannot reach the cluster at {where}: {ex.Message}");
+                output.Error($"cannot reach the cluster at {where}: {Describe(ex)}");
                 return CliApp.Unreachable;
             }
 
@@ -66,13 +66,13 @@ internal static class Connection
             }
             catch (Exception ex) when (ex is Orleans.Runtime.SiloUnavailableException or Orleans.Runtime.OrleansMessageRejectionException or TimeoutException)
             {
-                output.Error($"the cluster at {where} stopped answering: {ex.Message}");
+                output.Error($"the cluster at {where} stopped answering: {Describe(ex)}");
                 return CliApp.Unreachable;
             }
             catch (Exception ex) when (ex is not OperationCanceledException)
             {
                 // E.g. its status store is down: the cluster is there but cannot answer this.
-                output.Error($"the cluster could not answer: {ex.Message}");
+                output.Error($"the cluster could not answer: {Describe(ex)}");
                 return CliApp.Unreachable;
             }
             finally
@@ -92,5 +92,19 @@ internal static class Connection
         }
 
         return configuration["CastIron:Client:Gateways:0"] ?? configuration["CASTIRON_GATEWAY"] ?? CastIronClientOptions.DefaultGateway;
+    }
+
+    /// <summary>What went wrong, in a line: Redis' own messages run to a screenful of connection diagnostics.</summary>
+    private static string Describe(Exception ex)
+    {
+        for (var inner = (Exception?)ex; inner is not null; inner = inner.InnerException)
+        {
+            if (inner is StackExchange.Redis.RedisConnectionException redis)
+            {
+                return $"Redis does not answer ({redis.FailureType})";
+            }
+        }
+
+        return ex.Message;
     }
 }

@@ -217,6 +217,20 @@ public sealed class CliTests(CliTests.Silo silo) : IClassFixture<CliTests.Silo>
     }
 
     [Fact]
+    public async Task AClusterWhoseRedisDoesNotAnswer_ExitsThree_WithOneShortLine()
+    {
+        var port = SiloFixture.FreePort();
+        using var output = new StringWriter();
+        using var error = new StringWriter();
+        var environment = new Dictionary<string, string?> { ["CASTIRON_REDIS"] = $"127.0.0.1:{port}", ["CastIron:Client:ConnectTimeout"] = "00:00:02" };
+
+        var code = await CliApp.RunAsync(["status"], output, error, environment);
+
+        Assert.Equal(CliApp.Unreachable, code);
+        Assert.Equal($"castiron: cannot reach the cluster at Redis 127.0.0.1:{port}: Redis does not answer (UnableToConnect)", error.ToString().Trim());
+    }
+
+    [Fact]
     public async Task CancelAndRetry_OfAFileThatCannot_ExitOne_WithTheClustersAnswer()
     {
         var (code, _, error) = await RunAsync("retry", "0123456789abcdef0123456789abcdef");

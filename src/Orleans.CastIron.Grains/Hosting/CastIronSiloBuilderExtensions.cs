@@ -70,6 +70,7 @@ public static class CastIronSiloBuilderExtensions
         services.TryAddSingleton<FileCommands>();
         services.TryAddSingleton<PayloadDispatcher>();
         services.TryAddSingleton<ClusterStatusReader>();
+        services.TryAddSingleton<ClusterConfigSlots>();
         services.TryAddSingleton<JobRunner>();
         services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>>(sp => sp.GetRequiredService<JobRunner>());
         services.TryAddSingleton<IntakeService>();

@@ -10,7 +10,9 @@ namespace Orleans.CastIron.Grains.Services;
 /// This silo's processing slots and running processors. A FileJob asks for a slot and waits in its inbox, holding
 /// nothing; when its config has a free slot (taken first, so one config at its limit never holds silo slots the
 /// others could use) and the silo has one, the job is asked whether it still wants it and hands back the attempt,
-/// which runs off the grain's scheduler. Configs take turns, so one config's backlog cannot starve another.
+/// which runs off the grain's scheduler. Configs take turns, so one config's backlog cannot starve another. A config's
+/// <c>max_concurrency</c> holds across the cluster: before one of its files takes a silo slot, the file's lane holds
+/// one of the config's slots in <see cref="IConfigSlotsGrain"/> (one such request in flight per lane).
 /// On a graceful stop no new attempt starts, waiting jobs stay where they are, and running processors get
 /// <see cref="ProcessingOptions.ShutdownGracePeriod"/> to finish and report; those still running are abandoned and
 /// run again after the restart. Job folders of dead silo processes are removed at start and whenever a silo of the
@@ -18,6 +20,7 @@ namespace Orleans.CastIron.Grains.Services;
 /// </summary>
 public sealed partial class JobRunner(
     IGrainFactory grains,
+    ClusterConfigSlots configSlots,
     ProcessorExecutor executor,
     IOptions<ProcessingOptions> options,
     IClusterMembershipService membership,
@@ -32,7 +35,9 @@ public sealed partial class JobRunner(
     private readonly Dictionary<string, ActiveRun> _runs = new(StringComparer.Ordinal);
     private readonly CancellationTokenSource _shutdown = new();
     private readonly CancellationTokenSource _stopping = new();
+    private readonly CancellationTokenSource _stopped = new();
     private Task _watching = Task.CompletedTask;
+    private Task _renewing = Task.CompletedTask;
     private int _busy;
     private bool _accepting = true;
 
@@ -101,7 +106,16 @@ public sealed partial class JobRunner(
         {
             if (_waiting.Remove(jobId, out var request))
             {
-                request.Lane.Queue.Remove(request);
+                if (request.Lane.Cleared == request)
+                {
+                    request.Lane.Cleared = null;
+                    configSlots.Release(request.Lane.ConfigKey, jobId);
+                }
+                else
+                {
+                    request.Lane.Queue.Remove(request);
+                }
+
                 return true;
             }
 
@@ -153,20 +167,39 @@ public sealed partial class JobRunner(
         {
             next = node.Next;
             var lane = node.Value;
-            if (lane.Queue.Count == 0)
+            if (lane.Queue.Count == 0 && lane.Cleared is null)
             {
                 _turns.Remove(node);
                 lane.Turn = null;
                 continue;
             }
 
-            if (lane.Limit is { } limit && lane.Busy >= limit)
+            SlotRequest request;
+            if (lane.Limit is { } limit)
             {
-                continue;
+                // Limited: only a file whose config slot is held (cluster-wide) takes a silo slot; the lane asks for
+                // the next one while it has room.
+                if (lane.Cleared is null)
+                {
+                    if (!lane.Clearing && lane.Busy < limit && lane.Queue.First is { } head)
+                    {
+                        lane.Clearing = true;
+                        var first = head.Value;
+                        _ = Task.Run(() => ClearAsync(lane, first, limit), CancellationToken.None);
+                    }
+
+                    continue;
+                }
+
+                request = lane.Cleared;
+                lane.Cleared = null;
+            }
+            else
+            {
+                request = lane.Queue.First!.Value;
+                lane.Queue.RemoveFirst();
             }
 
-            var request = lane.Queue.First!.Value;
-            lane.Queue.RemoveFirst();
             // This config goes to the back of the line.
             _turns.Remove(node);
             lane.Turn = lane.Queue.Count > 0 ? _turns.AddLast(lane) : null;
@@ -174,6 +207,41 @@ public sealed partial class JobRunner(
         }
 
         return null;
+    }
+
+    /// <summary>Holds one of the config's cluster-wide slots for the lane's first waiting file, then lets it take a silo slot.</summary>
+    private async Task ClearAsync(ConfigLane lane, SlotRequest request, int limit)
+    {
+        var held = await configSlots.AcquireAsync(lane.ConfigKey, request.JobId, limit, () => StillWaiting(request), _stopping.Token).ConfigureAwait(false);
+        var giveBack = false;
+        lock (_lock)
+        {
+            lane.Clearing = false;
+            if (held && _accepting && StillWaiting(request) && lane.Queue.Remove(request))
+            {
+                lane.Cleared = request;
+                lane.Turn ??= _turns.AddLast(lane);
+            }
+            else
+            {
+                giveBack = held;
+            }
+        }
+
+        if (giveBack)
+        {
+            configSlots.Release(lane.ConfigKey, request.JobId);
+        }
+
+        Pump();
+    }
+
+    private bool StillWaiting(SlotRequest request)
+    {
+        lock (_lock)
+        {
+            return _waiting.TryGetValue(request.JobId, out var waiting) && waiting == request;
+        }
     }
 
     private async Task GrantAsync(SlotRequest request)
@@ -213,7 +281,7 @@ public sealed partial class JobRunner(
             activity?.SetTag(CastIronTelemetry.AttemptOutcomeTag, "not_started");
             activity?.Dispose();
             Forget(request.JobId, active);
-            Release(request.Lane);
+            Release(request.Lane, request.JobId);
             return;
         }
 
@@ -234,7 +302,7 @@ public sealed partial class JobRunner(
             activity?.SetTag(CastIronTelemetry.AttemptOutcomeTag, "not_started");
             activity?.Dispose();
             Forget(request.JobId, active);
-            Release(request.Lane);
+            Release(request.Lane, request.JobId);
         }
     }
 
@@ -283,7 +351,7 @@ public sealed partial class JobRunner(
         {
             activity?.Dispose();
             Forget(run.JobId, active);
-            Release(lane);
+            Release(lane, run.JobId);
         }
     }
 
@@ -341,18 +409,19 @@ public sealed partial class JobRunner(
         }
     }
 
-    private void Release(ConfigLane lane)
+    private void Release(ConfigLane lane, string jobId)
     {
         lock (_lock)
         {
             lane.Busy--;
             _busy--;
-            if (lane.Busy == 0 && lane.Queue.Count == 0 && lane.Turn is null)
+            if (lane.Busy == 0 && lane.Queue.Count == 0 && lane.Turn is null && !lane.Clearing && lane.Cleared is null)
             {
                 _lanes.Remove(lane.ConfigKey);
             }
         }
 
+        configSlots.Release(lane.ConfigKey, jobId);
         Pump();
     }
 
@@ -360,6 +429,7 @@ public sealed partial class JobRunner(
     {
         CleanOrphans();
         _watching = Task.Run(() => CleanWhenSilosDieAsync(_stopping.Token), CancellationToken.None);
+        _renewing = Task.Run(() => configSlots.RenewAsync(_stopped.Token), CancellationToken.None);
         return Task.CompletedTask;
     }
 
@@ -415,6 +485,25 @@ public sealed partial class JobRunner(
             await _shutdown.CancelAsync().ConfigureAwait(false);
             await all.WaitAsync(TimeSpan.FromSeconds(10), CancellationToken.None).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
         }
+
+        // Config slots held for files that will not start here now go back; then the renewals stop.
+        List<SlotRequest> cleared;
+        lock (_lock)
+        {
+            cleared = [.. _lanes.Values.Select(l => l.Cleared).OfType<SlotRequest>()];
+            foreach (var lane in _lanes.Values)
+            {
+                lane.Cleared = null;
+            }
+        }
+
+        foreach (var request in cleared)
+        {
+            configSlots.Release(request.Lane.ConfigKey, request.JobId);
+        }
+
+        await _stopped.CancelAsync().ConfigureAwait(false);
+        await _renewing.WaitAsync(TimeSpan.FromSeconds(1), CancellationToken.None).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
     }
 
     private sealed class ConfigLane(string configKey)
@@ -424,6 +513,12 @@ public sealed partial class JobRunner(
         public int? Limit { get; set; }
 
         public int Busy { get; set; }
+
+        /// <summary>A config slot is being asked for (the lane's first waiting file).</summary>
+        public bool Clearing { get; set; }
+
+        /// <summary>The file whose config slot is held, next to take a silo slot (out of <see cref="Queue"/>, still waiting).</summary>
+        public SlotRequest? Cleared { get; set; }
 
         public LinkedList<SlotRequest> Queue { get; } = new();
 

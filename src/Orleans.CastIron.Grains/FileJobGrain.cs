@@ -25,9 +25,8 @@ internal sealed partial class FileJobGrain(
     IOptions<CastIronOptions> options,
     IOptions<ProcessingOptions> processing,
     TimeProvider time,
-    ILogger<FileJobGrain> logger) : Grain, IFileJobGrain, IGrainMigrationParticipant
+    ILogger<FileJobGrain> logger) : Grain, IFileJobGrain
 {
-    private const string MovedKey = "castiron.moved";
     private static readonly TimeSpan KeepWhileWaiting = TimeSpan.FromDays(1);
 
     private readonly FileJobPolicy _policy = new(
@@ -41,7 +40,6 @@ internal sealed partial class FileJobGrain(
     private string _bucket = options.Value.Bucket;
     private ProcessorRunRequest? _granted;
     private bool _unsettled;
-    private bool _moved;
 
     private string FileId => this.GetPrimaryKeyString();
 
@@ -55,21 +53,8 @@ internal sealed partial class FileJobGrain(
         _current = state.State.Current;
         _bucket = _current.Record?.BucketName ?? _bucket;
         _unsettled = _current is Running;
-        if (_moved && _current is WaitingForSlot waiting)
-        {
-            // Moved here by a silo with room (MoveToAsync): it waits for a slot here now, kept active as any waiting job.
-            runner.Request(FileId, waiting.Job.JobId, waiting.Job.ConfigKey, waiting.Job.Config.MaxConcurrency);
-            DelayDeactivation(KeepWhileWaiting);
-        }
-
         return Task.CompletedTask;
     }
-
-    void IGrainMigrationParticipant.OnDehydrate(IDehydrationContext dehydrationContext) =>
-        dehydrationContext.TryAddValue(MovedKey, true);
-
-    void IGrainMigrationParticipant.OnRehydrate(IRehydrationContext rehydrationContext) =>
-        _moved = rehydrationContext.TryGetValue(MovedKey, out bool moved) && moved;
 
     /// <summary>
     /// A job found Running when it activates may have lost its attempt with a silo: that is settled before anything
@@ -138,20 +123,6 @@ internal sealed partial class FileJobGrain(
         using var scope = BeginScope();
         await SettleAsync();
         await InterpretAsync(new Resume(IsRunAlive()));
-    }
-
-    Task<bool> IFileJobGrain.MoveToAsync(SiloAddress target)
-    {
-        if (_current is not WaitingForSlot)
-        {
-            return Task.FromResult(false);
-        }
-
-        // Migration carries the request context to placement: the hint names the silo that has room.
-        RequestContext.Set(Orleans.Runtime.Placement.IPlacementDirector.PlacementHintKey, target);
-        MigrateOnIdle();
-        RequestContext.Remove(Orleans.Runtime.Placement.IPlacementDirector.PlacementHintKey);
-        return Task.FromResult(true);
     }
 
     async Task<ProcessorRunRequest?> IFileJobGrain.SlotGrantedAsync(string jobId)

@@ -115,40 +115,4 @@ public class ConfigConcurrencyTests
         await slots.RenewAsync(b, []);
         Assert.True(await slots.AcquireAsync(a, "job-3", 1, TimeSpan.Zero));
     }
-
-    [Fact]
-    public async Task JobsWaitingOnABusySilo_MoveToASiloWithFreeSlots()
-    {
-        // Every job placed on one silo (unless a placement hint says otherwise): the other has nothing of its own.
-        await using var host = await WorkflowHost.StartAsync(maxConcurrency: 2, silos: 2, configure: silo => silo.AddPlacementDirector<FirstSiloPlacement, FirstSiloPlacementDirector>().Services.AddSingleton<Orleans.Runtime.PlacementStrategy, FirstSiloPlacement>());
-        var log = Path.Combine(host.Root, "moved.log");
-        var folder = await RegisterAsync(host, Configs.Shell(Logging(log, 0.3)));
-
-        for (var i = 0; i < 24; i++)
-        {
-            await host.DropAsync($"{folder}/01_inbox/f{i}.csv", "x\n");
-        }
-
-        await WorkflowHost.WaitUntilAsync(() => Task.FromResult(Archived(host, folder) == 24), TimeSpan.FromMinutes(2), () => $"24 files archived; {Archived(host, folder)} so far");
-        Assert.Equal(24, File.ReadAllLines(log).Count(l => l.StartsWith("start", StringComparison.Ordinal)));
-        // Two slots per silo: more than two at once means the second silo ran some.
-        Assert.True(MostAtOnce(log) > 2, $"at most {MostAtOnce(log)} ran at once: the idle silo took no waiting job");
-        Assert.Equal([$"{folder}/01_inbox/.keep"], host.List($"{folder}/01_inbox"));
-    }
-}
-
-/// <summary>Places every grain on the first silo (by address) unless a placement hint names another.</summary>
-[GenerateSerializer, Immutable]
-public sealed class FirstSiloPlacement : Orleans.Runtime.PlacementStrategy
-{
-}
-
-public sealed class FirstSiloPlacementDirector : Orleans.Runtime.Placement.IPlacementDirector
-{
-    public Task<Orleans.Runtime.SiloAddress> OnAddActivation(Orleans.Runtime.PlacementStrategy strategy, Orleans.Runtime.Placement.PlacementTarget target, Orleans.Runtime.Placement.IPlacementContext context)
-    {
-        var silos = context.GetCompatibleSilos(target);
-        return Task.FromResult(Orleans.Runtime.Placement.IPlacementDirector.GetPlacementHint(target.RequestContextData, silos)
-            ?? silos.OrderBy(s => s.ToParsableString(), StringComparer.Ordinal).First());
-    }
 }

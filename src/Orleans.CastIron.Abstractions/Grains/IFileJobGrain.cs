@@ -41,13 +41,6 @@ public interface IFileJobGrain : IGrainWithStringKey
     [Alias("Resume")]
     Task ResumeAsync();
 
-    /// <summary>
-    /// Moves a job waiting for a processing slot to <paramref name="target"/> (a silo with free slots took it from its
-    /// silo's queue); it asks for a slot there once resumed. False when it no longer waits for one.
-    /// </summary>
-    [Alias("MoveTo")]
-    Task<bool> MoveToAsync(Runtime.SiloAddress target);
-
     /// <summary>The processing slot the job asked for is free: returns the attempt to run, or null when the job no longer wants it.</summary>
     [Alias("SlotGranted")]
     Task<ProcessorRunRequest?> SlotGrantedAsync(string jobId);

@@ -24,16 +24,9 @@ public sealed partial class JobRunner(
     ProcessorExecutor executor,
     IOptions<ProcessingOptions> options,
     IClusterMembershipService membership,
-    ILocalSiloDetails silo,
     ILogger<JobRunner> logger) : ILifecycleParticipant<ISiloLifecycle>
 {
     private static readonly TimeSpan MaxReportDelay = TimeSpan.FromSeconds(30);
-
-    /// <summary>How often a silo with free slots and nothing waiting asks the others for waiting jobs.</summary>
-    private static readonly TimeSpan StealInterval = TimeSpan.FromSeconds(1);
-
-    /// <summary>After a job was moved, when it is resumed (in case its move did not take): it has long arrived by then.</summary>
-    private static readonly TimeSpan MovedCheck = TimeSpan.FromSeconds(2);
 
     private readonly Lock _lock = new();
     private readonly Dictionary<string, ConfigLane> _lanes = new(StringComparer.Ordinal);
@@ -45,7 +38,6 @@ public sealed partial class JobRunner(
     private readonly CancellationTokenSource _stopped = new();
     private Task _watching = Task.CompletedTask;
     private Task _renewing = Task.CompletedTask;
-    private Task _stealing = Task.CompletedTask;
     private int _busy;
     private bool _accepting = true;
 
@@ -417,150 +409,16 @@ public sealed partial class JobRunner(
         }
     }
 
-    /// <summary>
-    /// Hands up to <paramref name="max"/> waiting jobs to silo <paramref name="thief"/>, which has free slots: the newest
-    /// of configs without a limit (a limited config waits for its cluster-wide slots wherever it is). They move there
-    /// and ask for a slot there. Returns how many.
-    /// </summary>
-    public int GiveWaiting(SiloAddress thief, int max)
-    {
-        var given = new List<SlotRequest>();
-        lock (_lock)
-        {
-            if (!_accepting)
-            {
-                return 0;
-            }
-
-            foreach (var lane in _lanes.Values.Where(l => l.Limit is null).ToList())
-            {
-                while (given.Count < max && lane.Queue.Last is { } last)
-                {
-                    lane.Queue.RemoveLast();
-                    _waiting.Remove(last.Value.JobId);
-                    given.Add(last.Value);
-                }
-
-                DropIfIdle(lane);
-            }
-        }
-
-        if (given.Count > 0)
-        {
-            LogGiving(given.Count, thief);
-            _ = Task.Run(() => MoveAsync(given, thief), CancellationToken.None);
-        }
-
-        return given.Count;
-    }
-
-    private async Task MoveAsync(List<SlotRequest> given, SiloAddress thief)
-    {
-        var moved = new List<IFileJobGrain>();
-        foreach (var request in given)
-        {
-            var job = grains.GetGrain<IFileJobGrain>(request.FileId);
-            try
-            {
-                if (await job.MoveToAsync(thief).ConfigureAwait(false))
-                {
-                    moved.Add(job);
-                }
-            }
-            catch (Exception ex)
-            {
-                // Not moved: it waits here again.
-                LogMoveFailed(ex, request.JobId, thief);
-                Request(request.FileId, request.JobId, request.Lane.ConfigKey, request.Lane.Limit);
-            }
-        }
-
-        // Each asked for its slot when it arrived; resumed once more in case a move did not take (the target gone):
-        // wherever it is then, it asks there (asking again changes nothing).
-        await Task.Delay(MovedCheck).ConfigureAwait(false);
-        foreach (var job in moved)
-        {
-            try
-            {
-                await job.ResumeAsync().ConfigureAwait(false);
-            }
-            catch (Exception ex)
-            {
-                LogMovedResumeFailed(ex, job.GetPrimaryKeyString());
-            }
-        }
-    }
-
-    /// <summary>While this silo has free slots and nothing waits here, asks the other silos for their waiting jobs.</summary>
-    private async Task StealAsync(CancellationToken stopping)
-    {
-        using var timer = new PeriodicTimer(StealInterval);
-        try
-        {
-            while (await timer.WaitForNextTickAsync(stopping).ConfigureAwait(false))
-            {
-                int free;
-                lock (_lock)
-                {
-                    free = _accepting && _waiting.Count == 0 ? options.Value.MaxConcurrency - _busy : 0;
-                }
-
-                var peers = free <= 0 ? [] : membership.CurrentSnapshot.Members.Values
-                    .Where(m => m.Status == SiloStatus.Active && !m.SiloAddress.Equals(silo.SiloAddress))
-                    .Select(m => m.SiloAddress)
-                    .OrderBy(_ => Random.Shared.Next())
-                    .ToList();
-                foreach (var peer in peers)
-                {
-                    try
-                    {
-                        // Placed on the silo it speaks for.
-                        RequestContext.Set(Orleans.Runtime.Placement.IPlacementDirector.PlacementHintKey, peer);
-                        free -= await grains.GetGrain<IRunnerPeerGrain>(peer.ToParsableString()).GiveWaitingAsync(silo.SiloAddress, free).ConfigureAwait(false);
-                    }
-                    catch (Exception ex) when (!stopping.IsCancellationRequested)
-                    {
-                        LogStealFailed(ex, peer);
-                    }
-                    finally
-                    {
-                        RequestContext.Remove(Orleans.Runtime.Placement.IPlacementDirector.PlacementHintKey);
-                    }
-
-                    if (free <= 0)
-                    {
-                        break;
-                    }
-                }
-            }
-        }
-        catch (OperationCanceledException) when (stopping.IsCancellationRequested)
-        {
-        }
-    }
-
-    /// <summary>Forgets a lane with nothing queued, running or being cleared (under the lock).</summary>
-    private void DropIfIdle(ConfigLane lane)
-    {
-        if (lane.Busy == 0 && lane.Queue.Count == 0 && !lane.Clearing && lane.Cleared is null)
-        {
-            if (lane.Turn is not null)
-            {
-                _turns.Remove(lane.Turn);
-                lane.Turn = null;
-            }
-
-            _lanes.Remove(lane.ConfigKey);
-        }
-    }
-
     private void Release(ConfigLane lane, string jobId)
     {
         lock (_lock)
         {
             lane.Busy--;
             _busy--;
-            DropIfIdle(lane);
+            if (lane.Busy == 0 && lane.Queue.Count == 0 && lane.Turn is null && !lane.Clearing && lane.Cleared is null)
+            {
+                _lanes.Remove(lane.ConfigKey);
+            }
         }
 
         configSlots.Release(lane.ConfigKey, jobId);
@@ -572,7 +430,6 @@ public sealed partial class JobRunner(
         CleanOrphans();
         _watching = Task.Run(() => CleanWhenSilosDieAsync(_stopping.Token), CancellationToken.None);
         _renewing = Task.Run(() => configSlots.RenewAsync(_stopped.Token), CancellationToken.None);
-        _stealing = Task.Run(() => StealAsync(_stopping.Token), CancellationToken.None);
         return Task.CompletedTask;
     }
 
@@ -613,7 +470,6 @@ public sealed partial class JobRunner(
         await _stopping.CancelAsync().ConfigureAwait(false);
         // The membership feed ends at its next update at the latest; stopping does not wait for it.
         await _watching.WaitAsync(TimeSpan.FromSeconds(1), CancellationToken.None).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
-        await _stealing.WaitAsync(TimeSpan.FromSeconds(1), CancellationToken.None).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
         Task[] running;
         lock (_lock)
         {
@@ -696,18 +552,6 @@ public sealed partial class JobRunner(
 
     [LoggerMessage(4, LogLevel.Information, "Removed {Count} job folder(s) left in '{WorkRoot}' by stopped silos")]
     private partial void LogOrphansRemoved(int count, string workRoot);
-
-    [LoggerMessage(6, LogLevel.Information, "Handing {Count} waiting job(s) to silo {Silo}, which has free slots")]
-    private partial void LogGiving(int count, SiloAddress silo);
-
-    [LoggerMessage(7, LogLevel.Warning, "Moving job {JobId} to silo {Silo} failed; it waits here again")]
-    private partial void LogMoveFailed(Exception exception, string jobId, SiloAddress silo);
-
-    [LoggerMessage(8, LogLevel.Warning, "Resuming moved file {FileId} failed; it is taken again when its silo's inboxes are next listed")]
-    private partial void LogMovedResumeFailed(Exception exception, string fileId);
-
-    [LoggerMessage(10, LogLevel.Debug, "Asking silo {Silo} for waiting jobs failed")]
-    private partial void LogStealFailed(Exception exception, SiloAddress silo);
 
     [LoggerMessage(5, LogLevel.Information, "Stopping: {Running} processor(s) running get {Grace} to finish; {Waiting} waiting job(s) stay queued")]
     private partial void LogStopping(int running, int waiting, TimeSpan grace);

@@ -237,13 +237,24 @@ internal sealed partial class FileJobGrain(
     private async Task PersistAsync(FileJobState next)
     {
         var wake = FileJobMachine.WakeAt(next, time.GetUtcNow(), _policy);
-        if (wake is { } at)
+        try
         {
-            await timers.SetAsync(FileId, at);
+            if (wake is { } at)
+            {
+                await timers.SetAsync(FileId, at);
+            }
+
+            state.State.Current = next;
+            await state.WriteStateAsync();
+        }
+        catch
+        {
+            // A write that timed out may still have landed (and moved the ETag): the next call reads the stored state
+            // afresh in a new activation rather than conflicting with it forever.
+            DeactivateOnIdle();
+            throw;
         }
 
-        state.State.Current = next;
-        await state.WriteStateAsync();
         if (wake is null)
         {
             await timers.RemoveAsync(FileId);

@@ -1,3 +1,7 @@
+using Microsoft.Extensions.DependencyInjection;
+using Orleans.Runtime;
+using Orleans.Storage;
+
 namespace Orleans.CastIron.Grains.Tests;
 
 /// <summary>Silo restarts and crashes; each test has its own cluster and data folder.</summary>
@@ -133,6 +137,57 @@ public class RecoveryTests
         await using var second = await WorkflowHost.StartAsync(root);
         var record = await second.WaitForStatusAsync(folder, "while-down.csv", FileStatus.Complete);
         Assert.Equal(1, TestProcessors.Calls[record.Id]);
+    }
+
+    [Fact]
+    public async Task AStateWriteThatFailsWhenASlotIsGranted_NeitherStrandsTheFile_NorRunsItTwice()
+    {
+        // The write of Running fails once per file, before or after it landed (a timeout either way): the runner loses
+        // the job's slot request, and a write that landed moved the stored version under the grain.
+        await using var host = await WorkflowHost.StartAsync(configure: silo => Orleans.Runtime.Hosting.StorageProviderExtensions.AddGrainStorage(silo.Services, CastIronNames.GrainStorage, (sp, name) =>
+            new FlakyRunningWrites(new Orleans.CastIron.Storage.LocalFolder.Providers.FileGrainStorage(name, Path.Combine(sp.GetRequiredService<Microsoft.Extensions.Options.IOptions<Orleans.CastIron.Storage.LocalFolder.LocalFolderOptions>>().Value.RootPath, ".castiron", "state"), new Orleans.Storage.OrleansGrainStorageSerializer(sp.GetRequiredService<Orleans.Serialization.Serializer>())))));
+        var folder = Configs.Folder();
+        await RegisterAsync(host, folder, Configs.Dotnet("test.noop"));
+        FlakyRunningWrites.Failed.Clear();
+
+        for (var i = 0; i < 6; i++)
+        {
+            await host.DropAsync($"{folder}/01_inbox/w{i}.csv", "a\n");
+        }
+
+        IReadOnlyList<FileStatusRecord> files = [];
+        // Promptly: the runner resumes the job (without that, only a recheck about 30 s later found it; with a
+        // production recovery interval, much later).
+        await WorkflowHost.WaitUntilAsync(async () => (files = await host.FilesAsync(folder)).Count(f => f.Status == FileStatus.Complete) == 6, TimeSpan.FromSeconds(20),
+            () => $"6 files Complete; seen {string.Join(", ", files.Select(f => $"{f.OriginalFilename} {f.Status}"))}");
+        Assert.True(FlakyRunningWrites.Failed.Count >= 6, $"{FlakyRunningWrites.Failed.Count} writes failed");
+        Assert.All(files, f => Assert.Equal(1, TestProcessors.Calls[f.Id]));
+        Assert.All(files, f => Assert.Equal(1, f.Attempts));
+    }
+
+    /// <summary>Fails the first write of each job's Running state: alternately before it is stored and after.</summary>
+    private sealed class FlakyRunningWrites(IGrainStorage inner) : IGrainStorage
+    {
+        public static readonly System.Collections.Concurrent.ConcurrentDictionary<GrainId, bool> Failed = new();
+
+        public Task ReadStateAsync<T>(string stateName, GrainId grainId, IGrainState<T> grainState) => inner.ReadStateAsync(stateName, grainId, grainState);
+
+        public async Task WriteStateAsync<T>(string stateName, GrainId grainId, IGrainState<T> grainState)
+        {
+            if (grainState.State is State.FileJobGrainState { Current: Running } && Failed.TryAdd(grainId, true))
+            {
+                if (Failed.Count % 2 == 0)
+                {
+                    await inner.WriteStateAsync(stateName, grainId, grainState);
+                }
+
+                throw new TimeoutException("the storage did not answer (test)");
+            }
+
+            await inner.WriteStateAsync(stateName, grainId, grainState);
+        }
+
+        public Task ClearStateAsync<T>(string stateName, GrainId grainId, IGrainState<T> grainState) => inner.ClearStateAsync(stateName, grainId, grainState);
     }
 }
 

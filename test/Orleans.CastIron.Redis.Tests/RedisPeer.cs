@@ -18,8 +18,8 @@ public sealed class RedisPeer : IDisposable
     {
     }
 
-    /// <summary>A redis-server of its own on <paramref name="port"/> (a free one when null), unless REDIS_CONNECTION_STRING names one.</summary>
-    public RedisPeer(int? port)
+    // One public constructor: xunit builds collection fixtures through it.
+    private RedisPeer(int? port)
     {
         var external = port is null ? Environment.GetEnvironmentVariable("REDIS_CONNECTION_STRING") : null;
         if (!string.IsNullOrWhiteSpace(external))
@@ -72,6 +72,9 @@ public sealed class RedisPeer : IDisposable
 
         Connection = ConnectionMultiplexer.Connect(ConnectionString);
     }
+
+    /// <summary>A redis-server of its own on <paramref name="port"/>, whatever REDIS_CONNECTION_STRING says.</summary>
+    public static RedisPeer OnPort(int port) => new(port);
 
     public string ConnectionString { get; }
 

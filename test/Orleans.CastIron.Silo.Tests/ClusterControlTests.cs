@@ -116,7 +116,7 @@ public sealed class ClusterControlTests(ITestOutputHelper output) : IDisposable
         await Task.Delay(TimeSpan.FromSeconds(6));
         Assert.False(silo.HasExited, $"the silo exited while waiting for Redis\n{silo.Stdout}\n{silo.Stderr}");
 
-        using var redis = new RedisPeer(port);
+        using var redis = RedisPeer.OnPort(port);
         await silo.WaitForStdoutAsync(o => o.Contains("Now listening on:", StringComparison.Ordinal), "the silo to start once Redis answers", TimeSpan.FromSeconds(90));
         Assert.Contains($"The cluster's Redis at 127.0.0.1:{port} answered (attempt ", silo.Stdout, StringComparison.Ordinal);
         await WaitUntilAsync(() => Silos(silo).Result == 1, "the silo in its cluster", silo);

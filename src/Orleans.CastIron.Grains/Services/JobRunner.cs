@@ -271,8 +271,10 @@ public sealed partial class JobRunner(
         }
         catch (Exception ex)
         {
-            // The job looks again shortly and asks anew.
+            // The job could not take it (its storage did not answer, say): it is resumed until it answers, and then asks
+            // anew. Dropped here, a job waiting in its inbox would have nothing left to wake it.
             LogGrantFailed(ex, request.JobId);
+            _ = ResumeUntilAnsweredAsync(request.FileId, request.JobId);
             run = null;
         }
 
@@ -409,6 +411,35 @@ public sealed partial class JobRunner(
         }
     }
 
+    /// <summary>
+    /// Resumes a job whose slot grant failed midway until it answers, backing off from 1 s to 30 s while this silo runs:
+    /// resumed, a job waiting for a slot asks for one again.
+    /// </summary>
+    private async Task ResumeUntilAnsweredAsync(string fileId, string jobId)
+    {
+        var delay = TimeSpan.FromSeconds(1);
+        while (!_stopping.IsCancellationRequested)
+        {
+            await Task.Delay(delay, _stopping.Token).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+            if (_stopping.IsCancellationRequested)
+            {
+                // After the restart the inboxes are listed, which finds it.
+                return;
+            }
+
+            try
+            {
+                await grains.GetGrain<IFileJobGrain>(fileId).ResumeAsync().ConfigureAwait(false);
+                return;
+            }
+            catch (Exception ex)
+            {
+                delay = delay * 2 < MaxReportDelay ? delay * 2 : MaxReportDelay;
+                LogResumeFailed(ex, fileId, jobId, delay);
+            }
+        }
+    }
+
     private void Release(ConfigLane lane, string jobId)
     {
         lock (_lock)
@@ -538,7 +569,7 @@ public sealed partial class JobRunner(
         public bool Reporting { get; set; }
     }
 
-    [LoggerMessage(1, LogLevel.Warning, "Granting a slot to job {JobId} failed; it asks again when resumed")]
+    [LoggerMessage(1, LogLevel.Warning, "Granting a slot to job {JobId} failed; it is resumed until it answers, then asks again")]
     private partial void LogGrantFailed(Exception exception, string jobId);
 
     [LoggerMessage(2, LogLevel.Warning, "Reporting the end of job {JobId} attempt {Attempt} failed; retrying in {Delay}")]
@@ -552,6 +583,9 @@ public sealed partial class JobRunner(
 
     [LoggerMessage(4, LogLevel.Information, "Removed {Count} job folder(s) left in '{WorkRoot}' by stopped silos")]
     private partial void LogOrphansRemoved(int count, string workRoot);
+
+    [LoggerMessage(8, LogLevel.Warning, "Resuming file {FileId} (job {JobId}), whose slot grant failed, failed too; trying again in {Delay}")]
+    private partial void LogResumeFailed(Exception exception, string fileId, string jobId, TimeSpan delay);
 
     [LoggerMessage(5, LogLevel.Information, "Stopping: {Running} processor(s) running get {Grace} to finish; {Waiting} waiting job(s) stay queued")]
     private partial void LogStopping(int running, int waiting, TimeSpan grace);

@@ -138,14 +138,15 @@ internal sealed class CastIronClient(IClusterClient cluster, IOptions<CastIronCl
         while (clock.Elapsed < timeout)
         {
             var left = timeout - clock.Elapsed;
+            var asked = System.Diagnostics.Stopwatch.StartNew();
             PayloadOutcome? outcome;
             try
             {
                 outcome = await outcomes.WaitAsync(left < OutcomePoll ? left : OutcomePoll).WaitAsync(cancellationToken).ConfigureAwait(false);
             }
-            catch (Exception ex) when (ex is TimeoutException or Runtime.SiloUnavailableException && !cancellationToken.IsCancellationRequested)
+            catch (Exception ex) when (ex is TimeoutException or Runtime.SiloUnavailableException or Runtime.OrleansMessageRejectionException && !cancellationToken.IsCancellationRequested)
             {
-                // The outcome's silo went away: ask again (its report, if it was lost with the silo, never comes).
+                // The outcome's silo went away or is stopping: ask again (its report, if it was lost with the silo, never comes).
                 await Task.Delay(WatchPoll, cancellationToken).ConfigureAwait(false);
                 continue;
             }
@@ -153,6 +154,12 @@ internal sealed class CastIronClient(IClusterClient cluster, IOptions<CastIronCl
             if (outcome is not null)
             {
                 return sent with { Handled = outcome.Handled, Problem = outcome.Problem, HandledAt = outcome.HandledAt };
+            }
+
+            if (asked.Elapsed < WatchPoll)
+            {
+                // Answered at once (its silo is stopping): not a tight loop of calls.
+                await Task.Delay(WatchPoll, cancellationToken).ConfigureAwait(false);
             }
         }
 

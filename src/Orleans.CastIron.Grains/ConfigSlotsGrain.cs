@@ -17,6 +17,7 @@ internal sealed class ConfigSlotsGrain(IClusterMembershipService membership, Tim
 
     private readonly Dictionary<string, Holding> _holdings = new(StringComparer.Ordinal);
     private readonly LinkedList<Waiter> _waiters = new();
+    private DateTimeOffset _activated;
     private DateTimeOffset _knownFrom;
     private int _limit = 1;
     private IGrainTimer? _tick;
@@ -24,26 +25,28 @@ internal sealed class ConfigSlotsGrain(IClusterMembershipService membership, Tim
     public override Task OnActivateAsync(CancellationToken cancellationToken)
     {
         // Alone in the cluster, nobody else can hold anything; otherwise the other silos' holdings are known once each
-        // has renewed (a lost activation's successor must not grant what they still hold).
-        var active = membership.CurrentSnapshot.Members.Values.Count(m => m.Status == SiloStatus.Active);
-        _knownFrom = time.GetUtcNow() + (active > 1 ? RenewInterval * 1.5 : TimeSpan.Zero);
+        // has renewed (a lost activation's successor must not grant what they still hold). A silo shutting down still
+        // runs its attempts: every silo not dead counts.
+        var alive = membership.CurrentSnapshot.Members.Values.Count(m => m.Status is not (SiloStatus.Dead or SiloStatus.None));
+        _activated = time.GetUtcNow();
+        _knownFrom = _activated + (alive > 1 ? RenewInterval * 1.5 : TimeSpan.Zero);
         return Task.CompletedTask;
     }
 
-    public async Task<bool> AcquireAsync(SiloAddress silo, string jobId, int limit, TimeSpan wait)
+    public async Task<bool> AcquireAsync(SiloAddress silo, string holder, int limit, TimeSpan wait)
     {
         ArgumentNullException.ThrowIfNull(silo);
-        ArgumentException.ThrowIfNullOrEmpty(jobId);
+        ArgumentException.ThrowIfNullOrEmpty(holder);
         ArgumentOutOfRangeException.ThrowIfLessThan(limit, 1);
         _limit = limit;
         var now = time.GetUtcNow();
-        if (_holdings.TryGetValue(jobId, out var held) && held.Silo.Equals(silo))
+        if (_holdings.TryGetValue(holder, out var held) && held.Silo.Equals(silo))
         {
-            _holdings[jobId] = held with { Expires = now + Lease };
+            _holdings[holder] = held with { Expires = now + Lease };
             return true;
         }
 
-        var waiter = new Waiter(silo, jobId, new TaskCompletionSource<bool>(TaskCreationOptions.RunContinuationsAsynchronously));
+        var waiter = new Waiter(silo, holder, new TaskCompletionSource<bool>(TaskCreationOptions.RunContinuationsAsynchronously));
         var node = _waiters.AddLast(waiter);
         Serve();
         if (!waiter.Granted.Task.IsCompleted && wait > TimeSpan.Zero)
@@ -69,9 +72,9 @@ internal sealed class ConfigSlotsGrain(IClusterMembershipService membership, Tim
         return false;
     }
 
-    public Task ReleaseAsync(string jobId)
+    public Task ReleaseAsync(string holder)
     {
-        if (_holdings.Remove(jobId))
+        if (_holdings.Remove(holder))
         {
             Serve();
         }
@@ -79,32 +82,37 @@ internal sealed class ConfigSlotsGrain(IClusterMembershipService membership, Tim
         return Task.CompletedTask;
     }
 
-    public Task RenewAsync(SiloAddress silo, ImmutableArray<string> jobIds)
+    public Task RenewAsync(SiloAddress silo, ImmutableArray<string> holders)
     {
         ArgumentNullException.ThrowIfNull(silo);
         var now = time.GetUtcNow();
-        var listed = new HashSet<string>(jobIds.IsDefault ? [] : jobIds, StringComparer.Ordinal);
-        foreach (var (jobId, holding) in _holdings.ToList())
+        var listed = new HashSet<string>(holders.IsDefault ? [] : holders, StringComparer.Ordinal);
+        foreach (var (holder, holding) in _holdings.ToList())
         {
             if (!holding.Silo.Equals(silo))
             {
                 continue;
             }
 
-            if (listed.Contains(jobId))
+            if (listed.Contains(holder))
             {
-                _holdings[jobId] = holding with { Expires = now + Lease };
+                _holdings[holder] = holding with { Expires = now + Lease };
             }
-            else if (holding.Granted + RenewInterval < now)
+            else if (holding.Granted + Lease / 2 < now)
             {
-                _holdings.Remove(jobId);
+                // Not listed, and granted long enough ago that the silo knew of it: its release was lost.
+                _holdings.Remove(holder);
             }
         }
 
-        // Held there but unknown here (this activation is new): counted again.
-        foreach (var jobId in listed.Where(id => !_holdings.ContainsKey(id)))
+        if (now < _activated + Lease)
         {
-            _holdings[jobId] = new Holding(silo, now, now + Lease);
+            // Held there but unknown here, in this activation's first moments: what the lost one granted, counted again.
+            // Later, a listed holding unknown here was released after the silo listed it.
+            foreach (var holder in listed.Where(id => !_holdings.ContainsKey(id)))
+            {
+                _holdings[holder] = new Holding(silo, now, now + Lease);
+            }
         }
 
         Serve();
@@ -115,11 +123,11 @@ internal sealed class ConfigSlotsGrain(IClusterMembershipService membership, Tim
     private void Serve()
     {
         var now = time.GetUtcNow();
-        foreach (var (jobId, holding) in _holdings.ToList())
+        foreach (var (holder, holding) in _holdings.ToList())
         {
             if (holding.Expires < now || membership.CurrentSnapshot.GetSiloStatus(holding.Silo) == SiloStatus.Dead)
             {
-                _holdings.Remove(jobId);
+                _holdings.Remove(holder);
             }
         }
 
@@ -128,7 +136,7 @@ internal sealed class ConfigSlotsGrain(IClusterMembershipService membership, Tim
             _waiters.RemoveFirst();
             if (first.Value.Granted.TrySetResult(true))
             {
-                _holdings[first.Value.JobId] = new Holding(first.Value.Silo, now, now + Lease);
+                _holdings[first.Value.Holder] = new Holding(first.Value.Silo, now, now + Lease);
             }
         }
 
@@ -146,5 +154,5 @@ internal sealed class ConfigSlotsGrain(IClusterMembershipService membership, Tim
 
     private sealed record Holding(SiloAddress Silo, DateTimeOffset Granted, DateTimeOffset Expires);
 
-    private sealed record Waiter(SiloAddress Silo, string JobId, TaskCompletionSource<bool> Granted);
+    private sealed record Waiter(SiloAddress Silo, string Holder, TaskCompletionSource<bool> Granted);
 }

@@ -111,7 +111,7 @@ public class ConfigConcurrencyTests
         await slots.ReleaseAsync("job-1");
         Assert.True(await slots.AcquireAsync(b, "job-2", 1, TimeSpan.FromSeconds(5)));
         // A holding its silo no longer lists (a lost release) is dropped at that silo's renewal once its grant is old.
-        await Task.Delay(ConfigSlotsGrain.RenewInterval + TimeSpan.FromMilliseconds(200));
+        await Task.Delay(ConfigSlotsGrain.Lease / 2 + TimeSpan.FromMilliseconds(200));
         await slots.RenewAsync(b, []);
         Assert.True(await slots.AcquireAsync(a, "job-3", 1, TimeSpan.Zero));
     }

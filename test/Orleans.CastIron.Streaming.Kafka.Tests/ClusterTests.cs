@@ -161,6 +161,21 @@ public class ClusterTests(KafkaPeer kafka, ITestOutputHelper output)
     }
 
     [Fact]
+    public async Task AStoredClaimOfASiloTheClusterDoesNotKnow_IsFreeAtOnce()
+    {
+        // As after a restart of the whole cluster: the stored holder's silo is of an earlier generation.
+        var topic = KafkaPeer.NewTopic("claims");
+        await using var cluster = await StartAsync(topic, silos: 1, "claims");
+        var gone = SiloAddress.New(new System.Net.IPEndPoint(System.Net.IPAddress.Loopback, 1), 1);
+        var claim = cluster.Client.GetGrain<IKafkaQueueOwnershipGrain>($"{Provider}/not-read-{topic}/0");
+
+        var held = await claim.TryAcquireAsync(Guid.NewGuid(), gone, TimeSpan.FromSeconds(30));
+        await LoseActivationAsync(claim);
+
+        Assert.True(await claim.TryAcquireAsync(Guid.NewGuid(), cluster.Silos[0].SiloAddress, TimeSpan.FromSeconds(30)) > held, "the next reader waited out the lease of a silo that is gone");
+    }
+
+    [Fact]
     public async Task AClaimStorageThatIsNotRegistered_StopsTheSiloAtStart_NamingIt()
     {
         var topic = KafkaPeer.NewTopic("claims");

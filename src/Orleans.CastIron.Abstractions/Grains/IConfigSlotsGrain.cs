@@ -13,21 +13,21 @@ namespace Orleans.CastIron.Grains;
 public interface IConfigSlotsGrain : IGrainWithStringKey
 {
     /// <summary>
-    /// Holds a slot for <paramref name="jobId"/> on <paramref name="silo"/> when fewer than <paramref name="limit"/> are
-    /// held, waiting up to <paramref name="wait"/> (at most 20 s; waiters are served in order); false when none came.
-    /// Asking again for a job that holds one is true at once.
+    /// Holds a slot for <paramref name="holder"/> (one slot request of a job) on <paramref name="silo"/> when fewer than
+    /// <paramref name="limit"/> are held, waiting up to <paramref name="wait"/> (at most 20 s; waiters are served in
+    /// order); false when none came. Asking again for a holder that holds one is true at once.
     /// </summary>
     [Alias("Acquire"), AlwaysInterleave]
-    Task<bool> AcquireAsync(SiloAddress silo, string jobId, int limit, TimeSpan wait);
+    Task<bool> AcquireAsync(SiloAddress silo, string holder, int limit, TimeSpan wait);
 
-    /// <summary>Gives back <paramref name="jobId"/>'s slot (its attempt ended, or it was not started).</summary>
+    /// <summary>Gives back <paramref name="holder"/>'s slot (its attempt ended, or it was not started).</summary>
     [Alias("Release")]
-    Task ReleaseAsync(string jobId);
+    Task ReleaseAsync(string holder);
 
     /// <summary>
     /// What <paramref name="silo"/> holds: renews these, and drops its other holdings (a release that was lost), except
     /// those granted in the last moments, whose answer may still be on its way.
     /// </summary>
     [Alias("Renew")]
-    Task RenewAsync(SiloAddress silo, ImmutableArray<string> jobIds);
+    Task RenewAsync(SiloAddress silo, ImmutableArray<string> holders);
 }

@@ -17,31 +17,38 @@ public sealed partial class ClusterConfigSlots(IGrainFactory grains, ILocalSiloD
     private readonly Dictionary<string, HashSet<string>> _held = new(StringComparer.Ordinal);
 
     /// <summary>
-    /// Waits for a slot of <paramref name="configKey"/> for <paramref name="jobId"/> while <paramref name="wanted"/>
-    /// says the job still wants it; true when held (then <see cref="Release"/> it).
+    /// Waits for a slot of <paramref name="configKey"/> for <paramref name="holder"/> (one request of a job) while
+    /// <paramref name="wanted"/> says the job still wants it; true when held (then <see cref="Release"/> it).
     /// </summary>
-    public async Task<bool> AcquireAsync(string configKey, string jobId, int limit, Func<bool> wanted, CancellationToken cancellationToken)
+    public async Task<bool> AcquireAsync(string configKey, string holder, int limit, Func<bool> wanted, CancellationToken cancellationToken)
     {
         var grain = grains.GetGrain<IConfigSlotsGrain>(configKey);
         try
         {
             while (wanted() && !cancellationToken.IsCancellationRequested)
             {
+                var asked = System.Diagnostics.Stopwatch.StartNew();
                 try
                 {
-                    if (await grain.AcquireAsync(silo.SiloAddress, jobId, limit, LongPoll).WaitAsync(cancellationToken).ConfigureAwait(false))
+                    if (await grain.AcquireAsync(silo.SiloAddress, holder, limit, LongPoll).WaitAsync(cancellationToken).ConfigureAwait(false))
                     {
                         lock (_lock)
                         {
-                            Held(configKey).Add(jobId);
+                            Held(configKey).Add(holder);
                         }
 
                         return true;
                     }
+
+                    if (asked.Elapsed < RetryDelay)
+                    {
+                        // Answered at once (its silo is stopping): not a tight loop of calls.
+                        await Task.Delay(RetryDelay, cancellationToken).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+                    }
                 }
                 catch (Exception ex) when (!cancellationToken.IsCancellationRequested)
                 {
-                    LogAcquireFailed(ex, configKey, jobId, RetryDelay);
+                    LogAcquireFailed(ex, configKey, holder, RetryDelay);
                     await Task.Delay(RetryDelay, cancellationToken).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
                 }
             }
@@ -55,28 +62,28 @@ public sealed partial class ClusterConfigSlots(IGrainFactory grains, ILocalSiloD
     }
 
     /// <summary>Gives the slot back (best effort: a lost release is cleared by the next renewal).</summary>
-    public void Release(string configKey, string jobId)
+    public void Release(string configKey, string holder)
     {
         lock (_lock)
         {
-            if (!_held.TryGetValue(configKey, out var held) || !held.Remove(jobId))
+            if (!_held.TryGetValue(configKey, out var held) || !held.Remove(holder))
             {
                 return;
             }
         }
 
-        _ = ReleaseAsync(configKey, jobId);
+        _ = ReleaseAsync(configKey, holder);
     }
 
-    private async Task ReleaseAsync(string configKey, string jobId)
+    private async Task ReleaseAsync(string configKey, string holder)
     {
         try
         {
-            await grains.GetGrain<IConfigSlotsGrain>(configKey).ReleaseAsync(jobId).ConfigureAwait(false);
+            await grains.GetGrain<IConfigSlotsGrain>(configKey).ReleaseAsync(holder).ConfigureAwait(false);
         }
         catch (Exception ex)
         {
-            LogReleaseFailed(ex, configKey, jobId);
+            LogReleaseFailed(ex, configKey, holder);
         }
     }
 
@@ -88,7 +95,7 @@ public sealed partial class ClusterConfigSlots(IGrainFactory grains, ILocalSiloD
         {
             while (await timer.WaitForNextTickAsync(stopping).ConfigureAwait(false))
             {
-                List<(string ConfigKey, ImmutableArray<string> JobIds)> renewals;
+                List<(string ConfigKey, ImmutableArray<string> Holders)> renewals;
                 lock (_lock)
                 {
                     renewals = [.. _held.Select(kv => (kv.Key, kv.Value.ToImmutableArray()))];
@@ -99,17 +106,18 @@ public sealed partial class ClusterConfigSlots(IGrainFactory grains, ILocalSiloD
                     }
                 }
 
-                foreach (var (configKey, jobIds) in renewals)
+                // Side by side, each within a renewal period: one config's grain not answering delays no other's.
+                await Task.WhenAll(renewals.Select(async renewal =>
                 {
                     try
                     {
-                        await grains.GetGrain<IConfigSlotsGrain>(configKey).RenewAsync(silo.SiloAddress, jobIds).ConfigureAwait(false);
+                        await grains.GetGrain<IConfigSlotsGrain>(renewal.ConfigKey).RenewAsync(silo.SiloAddress, renewal.Holders).WaitAsync(ConfigSlotsGrain.RenewInterval, stopping).ConfigureAwait(false);
                     }
                     catch (Exception ex) when (!stopping.IsCancellationRequested)
                     {
-                        LogRenewFailed(ex, configKey);
+                        LogRenewFailed(ex, renewal.ConfigKey);
                     }
-                }
+                })).ConfigureAwait(false);
             }
         }
         catch (OperationCanceledException) when (stopping.IsCancellationRequested)
@@ -120,11 +128,11 @@ public sealed partial class ClusterConfigSlots(IGrainFactory grains, ILocalSiloD
     private HashSet<string> Held(string configKey) =>
         _held.TryGetValue(configKey, out var held) ? held : _held[configKey] = new HashSet<string>(StringComparer.Ordinal);
 
-    [LoggerMessage(1, LogLevel.Warning, "Acquiring a slot of config {ConfigKey} for job {JobId} failed; retrying in {Delay}")]
-    private partial void LogAcquireFailed(Exception exception, string configKey, string jobId, TimeSpan delay);
+    [LoggerMessage(1, LogLevel.Warning, "Acquiring a slot of config {ConfigKey} for {Holder} failed; retrying in {Delay}")]
+    private partial void LogAcquireFailed(Exception exception, string configKey, string holder, TimeSpan delay);
 
-    [LoggerMessage(2, LogLevel.Warning, "Releasing the slot of config {ConfigKey} held by job {JobId} failed; the next renewal clears it")]
-    private partial void LogReleaseFailed(Exception exception, string configKey, string jobId);
+    [LoggerMessage(2, LogLevel.Warning, "Releasing the slot of config {ConfigKey} held by {Holder} failed; the next renewal clears it")]
+    private partial void LogReleaseFailed(Exception exception, string configKey, string holder);
 
     [LoggerMessage(3, LogLevel.Warning, "Renewing the slots of config {ConfigKey} this silo holds failed; they lapse unless a renewal gets through")]
     private partial void LogRenewFailed(Exception exception, string configKey);

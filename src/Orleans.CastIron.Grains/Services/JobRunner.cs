@@ -102,31 +102,37 @@ public sealed partial class JobRunner(
     /// <summary>Stops job <paramref name="jobId"/>: drops its slot request, or cancels its running attempt. False when it neither waits nor runs here.</summary>
     public bool Cancel(string jobId)
     {
+        SlotRequest? cleared = null;
+        var found = false;
         lock (_lock)
         {
             if (_waiting.Remove(jobId, out var request))
             {
+                found = true;
                 if (request.Lane.Cleared == request)
                 {
                     request.Lane.Cleared = null;
-                    configSlots.Release(request.Lane.ConfigKey, jobId);
+                    cleared = request;
                 }
                 else
                 {
                     request.Lane.Queue.Remove(request);
                 }
-
-                return true;
             }
-
-            if (_runs.TryGetValue(jobId, out var run) && !run.Reporting)
+            else if (_runs.TryGetValue(jobId, out var run) && !run.Reporting)
             {
+                found = true;
                 run.Cancel.Cancel();
-                return true;
             }
         }
 
-        return false;
+        if (cleared is not null)
+        {
+            // Its config slot goes back (outside the lock: a grain call).
+            configSlots.Release(cleared.Lane.ConfigKey, cleared.Token);
+        }
+
+        return found;
     }
 
     /// <summary>Whether attempt <paramref name="attempt"/> of <paramref name="jobId"/> runs here or is reporting its end.</summary>
@@ -175,29 +181,33 @@ public sealed partial class JobRunner(
             }
 
             SlotRequest request;
-            if (lane.Limit is { } limit)
+            if (lane.Cleared is { } cleared)
+            {
+                // Its config slot is held (whatever the limit says now: the config may have been edited meanwhile).
+                request = cleared;
+                lane.Cleared = null;
+            }
+            else if (lane.Limit is { } limit)
             {
                 // Limited: only a file whose config slot is held (cluster-wide) takes a silo slot; the lane asks for
                 // the next one while it has room.
-                if (lane.Cleared is null)
+                if (!lane.Clearing && lane.Busy < limit && lane.Queue.First is { } head)
                 {
-                    if (!lane.Clearing && lane.Busy < limit && lane.Queue.First is { } head)
-                    {
-                        lane.Clearing = true;
-                        var first = head.Value;
-                        _ = Task.Run(() => ClearAsync(lane, first, limit), CancellationToken.None);
-                    }
-
-                    continue;
+                    lane.Clearing = true;
+                    var first = head.Value;
+                    _ = Task.Run(() => ClearAsync(lane, first, limit), CancellationToken.None);
                 }
 
-                request = lane.Cleared;
-                lane.Cleared = null;
+                continue;
+            }
+            else if (lane.Queue.First is { } waiting)
+            {
+                request = waiting.Value;
+                lane.Queue.RemoveFirst();
             }
             else
             {
-                request = lane.Queue.First!.Value;
-                lane.Queue.RemoveFirst();
+                continue;
             }
 
             // This config goes to the back of the line.
@@ -212,12 +222,15 @@ public sealed partial class JobRunner(
     /// <summary>Holds one of the config's cluster-wide slots for the lane's first waiting file, then lets it take a silo slot.</summary>
     private async Task ClearAsync(ConfigLane lane, SlotRequest request, int limit)
     {
-        var held = await configSlots.AcquireAsync(lane.ConfigKey, request.JobId, limit, () => StillWaiting(request), _stopping.Token).ConfigureAwait(false);
+        var held = await configSlots.AcquireAsync(lane.ConfigKey, request.Token, limit, () => StillWaiting(request), _stopping.Token).ConfigureAwait(false);
         var giveBack = false;
         lock (_lock)
         {
             lane.Clearing = false;
-            if (held && _accepting && StillWaiting(request) && lane.Queue.Remove(request))
+            // With every silo slot taken meanwhile (by another config), the config slot goes back rather than idling
+            // here while another silo could use it; the lane asks again when a silo slot frees.
+            var stillWaiting = _waiting.TryGetValue(request.JobId, out var waiting) && waiting == request;
+            if (held && _accepting && stillWaiting && _busy < options.Value.MaxConcurrency && lane.Queue.Remove(request))
             {
                 lane.Cleared = request;
                 lane.Turn ??= _turns.AddLast(lane);
@@ -230,7 +243,7 @@ public sealed partial class JobRunner(
 
         if (giveBack)
         {
-            configSlots.Release(lane.ConfigKey, request.JobId);
+            configSlots.Release(lane.ConfigKey, request.Token);
         }
 
         Pump();
@@ -283,7 +296,7 @@ public sealed partial class JobRunner(
             activity?.SetTag(CastIronTelemetry.AttemptOutcomeTag, "not_started");
             activity?.Dispose();
             Forget(request.JobId, active);
-            Release(request.Lane, request.JobId);
+            Release(request.Lane, request.Token);
             return;
         }
 
@@ -294,7 +307,7 @@ public sealed partial class JobRunner(
             start = _accepting;
             if (start)
             {
-                active.Task = Task.Run(() => RunAsync(request.Lane, run, active, activity));
+                active.Task = Task.Run(() => RunAsync(request.Lane, request.Token, run, active, activity));
             }
         }
 
@@ -304,7 +317,7 @@ public sealed partial class JobRunner(
             activity?.SetTag(CastIronTelemetry.AttemptOutcomeTag, "not_started");
             activity?.Dispose();
             Forget(request.JobId, active);
-            Release(request.Lane, request.JobId);
+            Release(request.Lane, request.Token);
         }
     }
 
@@ -321,7 +334,7 @@ public sealed partial class JobRunner(
         active.Cancel.Dispose();
     }
 
-    private async Task RunAsync(ConfigLane lane, ProcessorRunRequest run, ActiveRun active, Activity? activity)
+    private async Task RunAsync(ConfigLane lane, string slotToken, ProcessorRunRequest run, ActiveRun active, Activity? activity)
     {
         ProcessorOutcome? outcome;
         var started = Stopwatch.GetTimestamp();
@@ -353,7 +366,7 @@ public sealed partial class JobRunner(
         {
             activity?.Dispose();
             Forget(run.JobId, active);
-            Release(lane, run.JobId);
+            Release(lane, slotToken);
         }
     }
 
@@ -440,7 +453,8 @@ public sealed partial class JobRunner(
         }
     }
 
-    private void Release(ConfigLane lane, string jobId)
+    /// <summary>Gives back a silo slot and the config slot <paramref name="slotToken"/> held with it, if any.</summary>
+    private void Release(ConfigLane lane, string slotToken)
     {
         lock (_lock)
         {
@@ -452,7 +466,7 @@ public sealed partial class JobRunner(
             }
         }
 
-        configSlots.Release(lane.ConfigKey, jobId);
+        configSlots.Release(lane.ConfigKey, slotToken);
         Pump();
     }
 
@@ -498,6 +512,12 @@ public sealed partial class JobRunner(
 
     private async Task StopAsync(CancellationToken cancellationToken)
     {
+        lock (_lock)
+        {
+            // First: no attempt starts from here on.
+            _accepting = false;
+        }
+
         await _stopping.CancelAsync().ConfigureAwait(false);
         // The membership feed ends at its next update at the latest; stopping does not wait for it.
         await _watching.WaitAsync(TimeSpan.FromSeconds(1), CancellationToken.None).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
@@ -530,7 +550,7 @@ public sealed partial class JobRunner(
 
         foreach (var request in cleared)
         {
-            configSlots.Release(request.Lane.ConfigKey, request.JobId);
+            configSlots.Release(request.Lane.ConfigKey, request.Token);
         }
 
         await _stopped.CancelAsync().ConfigureAwait(false);
@@ -556,7 +576,11 @@ public sealed partial class JobRunner(
         public LinkedListNode<ConfigLane>? Turn { get; set; }
     }
 
-    private sealed record SlotRequest(string FileId, string JobId, ConfigLane Lane, ActivityContext Parent);
+    private sealed record SlotRequest(string FileId, string JobId, ConfigLane Lane, ActivityContext Parent)
+    {
+        /// <summary>Names this request's cluster-wide config slot: a retry of the job is another holding, not the same one.</summary>
+        public string Token { get; } = $"{JobId}/{Guid.NewGuid():N}";
+    }
 
     private sealed class ActiveRun(int attempt)
     {

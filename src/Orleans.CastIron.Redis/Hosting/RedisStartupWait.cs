@@ -41,6 +41,11 @@ public sealed partial class RedisStartupWait(RedisClusterOptions options, ILogge
             {
                 reason = ex.FailureType.ToString();
             }
+            catch (TimeoutException)
+            {
+                // Connected but not answering (RedisTimeoutException is a TimeoutException, not a RedisException).
+                reason = "no answer to PING";
+            }
             catch (RedisException ex)
             {
                 // Reachable but refusing (authentication, a loading replica): its first line says why.

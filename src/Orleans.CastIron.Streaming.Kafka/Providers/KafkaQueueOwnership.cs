@@ -55,8 +55,11 @@ internal sealed class KafkaQueueOwnershipGrain(IClusterMembershipService members
         await _storage.ReadStateAsync(StateName, GrainContext.GrainId, _stored);
         var claim = _stored.State ?? new QueueClaim();
         (_reader, _silo, _epoch) = (claim.Reader, claim.Silo, claim.Epoch);
-        // When it last renewed is not kept: a holder still alive renews within a lease from now, or lapses then.
-        _expires = time.GetUtcNow() + options.OwnershipLease;
+        // When it last renewed is not kept: a holder whose silo is alive renews within a lease from now, or lapses then.
+        // One of a silo the cluster does not know (the whole cluster restarted: every silo has a new generation) is free
+        // at once, so a restart does not wait out a lease before reading.
+        var holderAlive = _silo is not null && membership.CurrentSnapshot.GetSiloStatus(_silo) is not (SiloStatus.Dead or SiloStatus.None);
+        _expires = holderAlive ? time.GetUtcNow() + options.OwnershipLease : time.GetUtcNow();
     }
 
     public async Task<long> TryAcquireAsync(Guid reader, SiloAddress silo, TimeSpan lease)
@@ -75,9 +78,10 @@ internal sealed class KafkaQueueOwnershipGrain(IClusterMembershipService members
 
     public async Task<bool> RenewAsync(Guid reader, long epoch, SiloAddress silo, TimeSpan lease)
     {
-        if (_reader == Guid.Empty && epoch >= _epoch && epoch > 0)
+        if (_reader == Guid.Empty && epoch > _epoch)
         {
-            // Nobody holds it as far as this activation knows (new, with nothing stored): the renewing reader still does.
+            // Nobody holds it as far as this activation knows (new, with nothing stored): the renewing reader still
+            // does. Not a reader that let go (its epoch is the stored one): a renewal overtaken by its release.
             await StoreAsync(reader, silo, epoch);
         }
 
@@ -110,6 +114,7 @@ internal sealed class KafkaQueueOwnershipGrain(IClusterMembershipService members
         (_reader, _silo, _epoch) = (reader, silo, epoch);
     }
 
+    // Dead only: a silo this one does not know yet (None) may have just joined; a long-gone one's claim lapses anyway.
     private bool IsDead(SiloAddress? silo) => silo is not null && membership.CurrentSnapshot.GetSiloStatus(silo) == SiloStatus.Dead;
 }
 

@@ -339,6 +339,9 @@ public sealed class ClusterStopTests(ITestOutputHelper output) : IDisposable
             {
                 foreach (var silo in silos)
                 {
+                    // Its warnings and errors first (the tail is mostly job events).
+                    output.WriteLine($"--- silo {silo.Id}: warnings and errors ---");
+                    output.WriteLine(string.Join('\n', Problems(silo.Stdout)));
                     output.WriteLine($"--- silo {silo.Id} (last 6000 characters) ---");
                     output.WriteLine(Tail(silo.Stdout, 6000));
                 }

@@ -266,6 +266,10 @@ internal sealed partial class FileJobGrain(
     {
         switch (effect)
         {
+            case MoveObject move when before is Arriving && await ArrivedAlreadyAsync(move):
+                // A replayed arrival (its job was reactivated while its file waited) whose rename happened, and the drop
+                // key now holds another upload of the same name: moving again would put that one over this file.
+                return null;
             case MoveObject move:
                 return await MoveAsync(move);
             case WriteErrorLog log:
@@ -338,6 +342,15 @@ internal sealed partial class FileJobGrain(
                 throw new InvalidOperationException($"unknown effect {effect.GetType().Name}");
         }
     }
+
+    /// <summary>
+    /// Whether the arrival's target already holds this file (renamed under its id) while its source is gone or is
+    /// another upload. (The same upload at both: a move cut short between copy and delete, which the move completes.)
+    /// </summary>
+    private async Task<bool> ArrivedAlreadyAsync(MoveObject move) =>
+        await store.StatAsync(_bucket, move.To) is { } target
+        && FileIds.OfRenamed(move.To, target.Metadata) == FileId
+        && (await store.StatAsync(_bucket, move.From) is not { } source || FileIds.For(_bucket, move.From, source.ETag, source.Metadata) != FileId);
 
     private async Task<FileJobTrigger?> MoveAsync(MoveObject move)
     {

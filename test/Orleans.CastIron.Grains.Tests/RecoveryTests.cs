@@ -140,6 +140,39 @@ public class RecoveryTests
     }
 
     [Fact]
+    public async Task AWaitingFilesArrival_ReplayedAfterANewUploadOfItsName_OverwritesNothing_AndBothAreProcessed()
+    {
+        await using var host = await WorkflowHost.StartAsync();
+        var folder = Configs.Folder();
+        var blocker = $"blocker-{folder}.csv";
+        var name = $"report-{folder}.csv";
+        await RegisterAsync(host, folder, Configs.Dotnet("test.block", extraEtl: "max_concurrency = 1"));
+        await host.DropAsync($"{folder}/01_inbox/{blocker}", "blocker\n");
+        await TestProcessors.StartedSignal(blocker).Task.WaitAsync(WorkflowHost.DefaultWait);
+        // The first upload waits behind the blocker, renamed in its inbox (its stored state: arriving).
+        await host.DropAsync($"{folder}/01_inbox/{name}", "one\n");
+        var first = await host.WaitForStatusAsync(folder, name, FileStatus.Queued);
+
+        // The same name uploaded again while new drops are not taken; then the first job is woken again (a restart,
+        // a timer, a listing), which replays its arrival.
+        var intake = host.Services.GetRequiredService<Services.IntakeService>();
+        Assert.True(intake.Pause());
+        await host.DropAsync($"{folder}/01_inbox/{name}", "two\n");
+        await host.Grains.GetGrain<IFileJobGrain>(first.Id).Cast<Orleans.Core.Internal.IGrainManagementExtension>().DeactivateOnIdle();
+        await Task.Delay(300);
+        await host.Grains.GetGrain<IFileJobGrain>(first.Id).ResumeAsync();
+        Assert.True(intake.Resume());
+        TestProcessors.ReleaseSignal(blocker).TrySetResult();
+        TestProcessors.ReleaseSignal(name).TrySetResult();
+
+        IReadOnlyList<FileStatusRecord> files = [];
+        await WorkflowHost.WaitUntilAsync(async () => (files = await host.FilesAsync(folder)).Count(f => f.Status == FileStatus.Complete && f.OriginalFilename == name) == 2, TimeSpan.FromSeconds(60),
+            () => $"both uploads of {name} Complete; seen {string.Join(", ", files.Select(f => $"{f.OriginalFilename} {f.Status} {f.Reason}"))}");
+        var archived = host.List($"{folder}/03_archive").Where(k => k.EndsWith(name, StringComparison.Ordinal)).Select(k => File.ReadAllText(Path.Combine(host.BucketPath, k)).Trim()).Order(StringComparer.Ordinal);
+        Assert.Equal(["one", "two"], archived);
+    }
+
+    [Fact]
     public async Task AStateWriteThatFailsWhenASlotIsGranted_NeitherStrandsTheFile_NorRunsItTwice()
     {
         // The write of Running fails once per file, before or after it landed (a timeout either way): the runner loses

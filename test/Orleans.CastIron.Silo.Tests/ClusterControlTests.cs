@@ -101,13 +101,7 @@ public sealed class ClusterControlTests(ITestOutputHelper output) : IDisposable
     public async Task ASiloStartedBeforeItsRedis_WaitsForIt_WithAWarningPerAttempt_ThenStarts()
     {
         var port = SiloFixture.FreePort();
-        var environment = new Dictionary<string, string>
-        {
-            ["CASTIRON_REDIS"] = $"127.0.0.1:{port}",
-            ["CASTIRON_CLUSTER_ID"] = "test-" + Path.GetFileName(_root),
-            ["CASTIRON_SERVICE_ID"] = "test-" + Path.GetFileName(_root),
-            ["CASTIRON_ADVERTISED_ADDRESS"] = "127.0.0.1",
-        };
+        var environment = SiloProcess.ClusterVariables($"127.0.0.1:{port}", "test-" + Path.GetFileName(_root));
         await using var silo = SiloProcess.StartWith(Path.Combine(_root, "silo"), ownsFolder: false, environment, null,
             $"--CastIron:LocalFolder:RootPath={_root}", $"--CastIron:Processing:WorkPath={Path.Combine(_root, "work")}");
 
@@ -187,17 +181,11 @@ public sealed class ClusterControlTests(ITestOutputHelper output) : IDisposable
     private SiloProcess Start(string name, RedisPeer redis, KafkaPeer kafka, string textTopic)
     {
         var suffix = Path.GetFileName(_root);
-        var environment = new Dictionary<string, string>
-        {
-            ["KAFKA_BROKER"] = kafka.BootstrapServers,
-            ["KAFKA_TOPIC_CASTIRON_TEXT_PAYLOAD"] = textTopic,
-            ["KAFKA_TOPIC_CASTIRON_VIDEO_PAYLOAD"] = $"castiron_video_payload-{suffix}",
-            ["KAFKA_PIZZA_TRACKER_TOPIC"] = $"pizza-tracker-{suffix}",
-            ["CASTIRON_REDIS"] = redis.ConnectionString,
-            ["CASTIRON_CLUSTER_ID"] = "test-" + Path.GetFileName(_root),
-            ["CASTIRON_SERVICE_ID"] = "test-" + Path.GetFileName(_root),
-            ["CASTIRON_ADVERTISED_ADDRESS"] = "127.0.0.1",
-        };
+        var environment = SiloProcess.ClusterVariables(redis.ConnectionString, "test-" + Path.GetFileName(_root));
+        environment["KAFKA_BROKER"] = kafka.BootstrapServers;
+        environment["KAFKA_TOPIC_CASTIRON_TEXT_PAYLOAD"] = textTopic;
+        environment["KAFKA_TOPIC_CASTIRON_VIDEO_PAYLOAD"] = $"castiron_video_payload-{suffix}";
+        environment["KAFKA_PIZZA_TRACKER_TOPIC"] = $"pizza-tracker-{suffix}";
         return SiloProcess.StartWith(Path.Combine(_root, "silo-" + name), ownsFolder: false, environment, null,
             $"--CastIron:LocalFolder:RootPath={_root}",
             "--CastIron:LocalFolder:ScanInterval=00:00:00.250",

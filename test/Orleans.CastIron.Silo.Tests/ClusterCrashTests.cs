@@ -214,10 +214,10 @@ public sealed class ClusterCrashTests(S3Peer s3, Orleans.CastIron.ClickHousePeer
         environment["CLICKHOUSE_HOST"] = clickHouse.Url.Host;
         environment["CLICKHOUSE_PORT"] = $"{clickHouse.Url.Port}";
         environment["CLICKHOUSE_DATABASE"] = _database;
-        environment["CASTIRON_REDIS"] = redis.ConnectionString;
-        environment["CASTIRON_CLUSTER_ID"] = "test-" + Suffix;
-        environment["CASTIRON_SERVICE_ID"] = "test-" + Suffix;
-        environment["CASTIRON_ADVERTISED_ADDRESS"] = "127.0.0.1";
+        foreach (var (variable, value) in SiloProcess.ClusterVariables(redis.ConnectionString, "test-" + Suffix))
+        {
+            environment[variable] = value;
+        }
         return SiloProcess.StartWith(Path.Combine(_root, "silo-" + name), ownsFolder: false, environment, null,
             "--CastIron:ReconcileInterval=00:00:00",
             "--CastIron:RecoveryInterval=00:00:05",

@@ -40,11 +40,7 @@ public sealed class ClusterStopTests(ITestOutputHelper output) : IDisposable
         var silos = new[] { first, second };
         try
         {
-            await StartedAsync(first, second);
-            output.WriteLine($"silo a is process {first.Id}, silo b {second.Id}");
-            var clock = Stopwatch.StartNew();
-            await DropAsync();
-            await WaitUntilAsync(() => Archived() >= Files / 5 && RunsBy(first.Id) > 0 && RunsBy(second.Id) > 0, $"{Files / 5} files archived, both silos processing", silos);
+            var clock = await StartBacklogAsync(first, second, Files / 5);
 
             // The one stopped is the one that did more of the work so far.
             var (victim, survivor) = RunsBy(first.Id) >= RunsBy(second.Id) ? (first, second) : (second, first);
@@ -109,11 +105,7 @@ public sealed class ClusterStopTests(ITestOutputHelper output) : IDisposable
         var silos = new[] { first, second };
         try
         {
-            await StartedAsync(first, second);
-            output.WriteLine($"silo a is process {first.Id}, silo b {second.Id}");
-            var clock = Stopwatch.StartNew();
-            await DropAsync();
-            await WaitUntilAsync(() => Archived() >= Files / 6 && RunsBy(first.Id) > 0 && RunsBy(second.Id) > 0, $"{Files / 6} files archived, both silos processing", silos);
+            var clock = await StartBacklogAsync(first, second, Files / 6);
 
             var freezeAt = clock.Elapsed;
             var archivedAtFreeze = Archived();
@@ -153,6 +145,20 @@ public sealed class ClusterStopTests(ITestOutputHelper output) : IDisposable
             await first.DisposeAsync();
             await second.DisposeAsync();
         }
+    }
+
+    /// <summary>
+    /// Waits for both silos, drops the backlog and returns once <paramref name="archived"/> files are archived and both
+    /// silos have run some; the clock runs from the drop.
+    /// </summary>
+    private async Task<Stopwatch> StartBacklogAsync(SiloProcess first, SiloProcess second, int archived)
+    {
+        await StartedAsync(first, second);
+        output.WriteLine($"silo a is process {first.Id}, silo b {second.Id}");
+        var clock = Stopwatch.StartNew();
+        await DropAsync();
+        await WaitUntilAsync(() => Archived() >= archived && RunsBy(first.Id) > 0 && RunsBy(second.Id) > 0, $"{archived} files archived, both silos processing", [first, second]);
+        return clock;
     }
 
     /// <summary>The warnings and errors in a console log, by category: how many, and the first one's message.</summary>
@@ -273,13 +279,7 @@ public sealed class ClusterStopTests(ITestOutputHelper output) : IDisposable
     /// <summary>A silo of the cluster: the shared bucket folder and work folder, short recovery so the test is quick.</summary>
     private SiloProcess Start(string name, RedisPeer redis)
     {
-        var environment = new Dictionary<string, string>
-        {
-            ["CASTIRON_REDIS"] = redis.ConnectionString,
-            ["CASTIRON_CLUSTER_ID"] = "test-" + Path.GetFileName(_root),
-            ["CASTIRON_SERVICE_ID"] = "test-" + Path.GetFileName(_root),
-            ["CASTIRON_ADVERTISED_ADDRESS"] = "127.0.0.1",
-        };
+        var environment = SiloProcess.ClusterVariables(redis.ConnectionString, "test-" + Path.GetFileName(_root));
         return SiloProcess.StartWith(Path.Combine(_root, "silo-" + name), ownsFolder: false, environment, null,
             $"--CastIron:LocalFolder:RootPath={_root}",
             "--CastIron:LocalFolder:ScanInterval=00:00:00.250",

@@ -93,6 +93,18 @@ public sealed class SiloProcess : IAsyncDisposable
         }
     }
 
+    /// <summary>
+    /// The variables that put a silo into cluster <paramref name="cluster"/> (its cluster and service id) on Redis
+    /// <paramref name="redis"/>, advertising loopback so silos on this machine reach each other.
+    /// </summary>
+    public static Dictionary<string, string> ClusterVariables(string redis, string cluster) => new()
+    {
+        ["CASTIRON_REDIS"] = redis,
+        ["CASTIRON_CLUSTER_ID"] = cluster,
+        ["CASTIRON_SERVICE_ID"] = cluster,
+        ["CASTIRON_ADVERTISED_ADDRESS"] = "127.0.0.1",
+    };
+
     /// <summary>Starts the silo in a new temporary folder (removed on dispose), on free ports.</summary>
     public static SiloProcess Start(params string[] arguments)
     {
